@@ -1,0 +1,189 @@
+"""The ``floe`` command line. One boundary maps every error to an exit code (see ``errors``)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from floe_scaffold import __version__
+from floe_scaffold.contract import CompiledArtifacts, contract_json_schema_text, load_artifacts
+from floe_scaffold.errors import EXIT_OK, EXIT_SYSTEM, FloeError, SystemFailureError
+from floe_scaffold.profiles import (
+    Environment,
+    build_profile,
+    default_environment_name,
+    render_profiles_yaml,
+    write_profiles,
+)
+
+__all__ = ["main", "run"]
+
+_EXIT_CODES = """\b
+Exit codes:
+  0  success
+  1  invalid input (the contract, a property, a name or a path)
+  2  missing or unreadable file, usage error, or system error"""
+
+
+def _out() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@click.group(epilog=_EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="floe")
+def cli() -> None:
+    """Stand up and keep up a Dagster + dbt project from a floe CompiledArtifacts contract."""
+
+
+ArtifactsPath = click.Path(path_type=Path, dir_okay=True)
+
+
+@cli.command(epilog=_EXIT_CODES)
+@click.argument("path", type=ArtifactsPath)
+def validate(path: Path) -> None:
+    """Check a CompiledArtifacts file, and that a dbt profile can be built from it."""
+    artifacts = load_artifacts(path)
+    build_profile([Environment(default_environment_name(artifacts), artifacts)])
+    _out().print("valid", style="bold green", markup=False)
+    _out().print(_summary(artifacts), markup=False)
+
+
+@cli.command(epilog=_EXIT_CODES)
+@click.option(
+    "--out", "out", type=click.Path(path_type=Path, dir_okay=False), help="Write it to FILE."
+)
+def schema(out: Path | None) -> None:
+    """Print the contract's JSON Schema (Draft 2020-12)."""
+    text = contract_json_schema_text()
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as error:
+        message = f"cannot write {out}: {error.strerror or error}"
+        raise SystemFailureError(message, source=out) from None
+    _out().print(str(out), markup=False)
+
+
+@cli.command(epilog=_EXIT_CODES)
+@click.argument("path", type=ArtifactsPath)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Directory for profiles.yml [default: the contract's dbt_profiles_path, "
+    "inside --project-dir].",
+)
+@click.option(
+    "--env",
+    "envs",
+    multiple=True,
+    metavar="NAME[=ARTIFACTS]",
+    help="An output per environment (repeat it); the first is the default target. "
+    "NAME=ARTIFACTS builds that environment from its own contract. Variable names then "
+    "carry the environment: <PREFIX>_<ENV>_<KEY>.",
+)
+@click.option(
+    "--project-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path(),
+    show_default=True,
+    help="The project root that dbt_profiles_path is relative to.",
+)
+@click.option("--profile-name", default="floe", show_default=True, help="dbt profile name.")
+def profiles(
+    path: Path, out: Path | None, envs: tuple[str, ...], project_dir: Path, profile_name: str
+) -> None:
+    """Write dbt profiles.yml for the contract's compute target (always overwritten).
+
+    Credentials are never written: each is read with env_var() from a variable named
+    <PREFIX>_<KEY>, where PREFIX is compute.connection_secret_ref upper-cased with '-' as '_'
+    (or FLOE_<TARGET> without one).
+    """
+    artifacts = load_artifacts(path)
+    environments = _environments(artifacts, envs)
+    profile = build_profile(environments, profile_name=profile_name)
+    regenerate = shlex.join(
+        [
+            "floe",
+            "profiles",
+            str(path),
+            *(f"--env={env}" for env in envs),
+            *(["--profile-name", profile_name] if profile_name != "floe" else []),
+        ]
+    )
+    text = render_profiles_yaml(profile, regenerate=regenerate, version=__version__)
+    written = write_profiles(text, out or project_dir / artifacts.dbt_profiles_path)
+    console = _out()
+    console.print(str(written), markup=False)
+    needed = sorted({var.name for _, var in profile.env_vars})
+    if needed:
+        console.print(f"set before running dbt: {', '.join(needed)}", style="dim", markup=False)
+
+
+def _environments(artifacts: CompiledArtifacts, envs: Sequence[str]) -> list[Environment]:
+    if not envs:
+        return [Environment(default_environment_name(artifacts), artifacts)]
+    result = []
+    for spec in envs:
+        name, _, other = spec.partition("=")
+        source = load_artifacts(Path(other)) if other else artifacts
+        result.append(Environment(name, source, explicit=True))
+    return result
+
+
+def _summary(artifacts: CompiledArtifacts) -> str:
+    observability = artifacts.observability
+
+    def switch(on: bool, endpoint: str | None) -> str:
+        if not on:
+            return "off"
+        return f"on ({endpoint})" if endpoint else "on (no endpoint)"
+
+    transforms = ", ".join(transform.path for transform in artifacts.transforms) or "none"
+    return (
+        f"target {artifacts.compute.target}; "
+        f"{len(artifacts.transforms)} transform(s): {transforms}; "
+        f"traces {switch(observability.traces, observability.otlp_endpoint)}, "
+        f"lineage {switch(observability.lineage, observability.lineage_endpoint)}, "
+        f"metrics {'on' if observability.metrics else 'off'}"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``floe`` with ``argv`` (default: the process arguments) and return the exit code."""
+    try:
+        cli.main(
+            args=list(argv) if argv is not None else None, prog_name="floe", standalone_mode=False
+        )
+    except FloeError as error:
+        console = _err()
+        first, *rest = error.lines()
+        console.print(f"error: {first}", style="bold red", markup=False)
+        for line in rest:
+            console.print(f"  {line}", markup=False)
+        return error.exit_code
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.ClickException as error:
+        error.show()
+        return EXIT_SYSTEM
+    except click.Abort:
+        _err().print("aborted", markup=False)
+        return EXIT_SYSTEM
+    return EXIT_OK
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

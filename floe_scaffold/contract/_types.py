@@ -1,0 +1,134 @@
+"""Named, constrained types the contract is built from.
+
+Each regular expression here is written to mean the same in Python ``re`` and ECMA-262, because
+it also ends up in the exported JSON Schema that other languages validate with.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field, StrictBool, StrictInt, StrictStr
+
+__all__ = [
+    "SECRET_REF_PATTERN",
+    "SUPPORTED_MAJOR",
+    "SUPPORTED_VERSIONS",
+    "ComputeTargetName",
+    "RelativePath",
+    "SecretRefName",
+    "StrictBool",
+    "StrictInt",
+    "StrictStr",
+    "UtcTimestamp",
+    "UuidString",
+    "VersionString",
+]
+
+#: The contract majors this floe-scaffold reads, and the versions it was written against.
+SUPPORTED_MAJOR = 1
+SUPPORTED_VERSIONS = ("1.0.0",)
+
+#: A Kubernetes secret name, as the origin contract defines ``*_secret_ref``.
+SECRET_REF_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,252}$"  # noqa: S105 - a pattern, not a secret
+
+ComputeTargetName = Literal[
+    "duckdb", "snowflake", "bigquery", "redshift", "databricks", "postgres", "spark"
+]
+
+_ENV_PREFIX = re.compile(r"^(?:env|secret|vault)[:=]", re.IGNORECASE)
+
+
+def _check_secret_ref(value: str) -> str:
+    # The origin's own quickstart wrote `env:SNOWFLAKE_PASSWORD`; say what to write instead.
+    if _ENV_PREFIX.match(value):
+        bare = value.split(":", 1)[-1].split("=", 1)[-1]
+        suggestion = re.sub(r"[^a-zA-Z0-9_-]", "-", bare).strip("-_").lower() or "my-secret"
+        raise ValueError(
+            f"{value!r} is a reference to a value, but secret refs are Kubernetes secret names "
+            f"(letters, digits, '-' and '_'); write e.g. {suggestion!r} and export the "
+            "credentials as environment variables named after it (see `floe profiles`)"
+        )
+    if not re.fullmatch(SECRET_REF_PATTERN, value):
+        raise ValueError(
+            f"{value!r} is not a Kubernetes secret name: 1-253 characters, letters, digits, "
+            "'-' and '_', starting with a letter or digit (e.g. 'snowflake-prod-creds')"
+        )
+    return value
+
+
+SecretRefName = Annotated[
+    StrictStr,
+    AfterValidator(_check_secret_ref),
+    Field(json_schema_extra={"pattern": SECRET_REF_PATTERN}),
+]
+
+_VERSION_PATTERN = rf"^{SUPPORTED_MAJOR}\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$"
+
+
+def _check_version(value: str) -> str:
+    match = re.fullmatch(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)", value)
+    if match is None:
+        raise ValueError(f"{value!r} is not a semantic version like '1.0.0'")
+    if int(match.group(1)) != SUPPORTED_MAJOR:
+        raise ValueError(
+            f"contract version {value} is not supported; this floe-scaffold reads "
+            f"CompiledArtifacts {SUPPORTED_MAJOR}.x (written against "
+            f"{', '.join(SUPPORTED_VERSIONS)}): recompile with a matching floe-core or install "
+            "a floe-scaffold that supports it"
+        )
+    return value
+
+
+VersionString = Annotated[
+    StrictStr,
+    AfterValidator(_check_version),
+    Field(json_schema_extra={"pattern": _VERSION_PATTERN}),
+]
+
+_UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+UuidString = Annotated[
+    StrictStr,
+    Field(pattern=_UUID_PATTERN, json_schema_extra={"format": "uuid"}),
+]
+
+# A path inside the project: not absolute, no drive letter, no `..` segment, no NUL byte.
+_RELATIVE_PATH_PATTERN = r"^(?![/\\])(?![A-Za-z]:)(?!(?:.*[/\\])?\.\.(?:[/\\]|$))[^\u0000]+$"
+
+
+def _check_relative_path(value: str) -> str:
+    if not re.fullmatch(_RELATIVE_PATH_PATTERN, value):
+        raise ValueError(
+            f"{value!r} must be a relative path that stays inside the project "
+            "(no leading '/', no drive letter, no '..' segment), e.g. '.floe/profiles'"
+        )
+    return value
+
+
+RelativePath = Annotated[
+    StrictStr,
+    AfterValidator(_check_relative_path),
+    Field(json_schema_extra={"pattern": _RELATIVE_PATH_PATTERN}),
+]
+
+
+def _require_rfc3339_text(value: object) -> object:
+    # Pydantic's lax datetime also takes numbers and naive times; the contract says RFC 3339 UTC.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 date-time string such as '2024-01-15T10:30:00Z'")
+    if not re.fullmatch(
+        r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", value
+    ):
+        raise ValueError(
+            f"{value!r} is not an RFC 3339 date-time with a time zone, "
+            "such as '2024-01-15T10:30:00Z'"
+        )
+    return value
+
+
+UtcTimestamp = Annotated[datetime, BeforeValidator(_require_rfc3339_text)]

@@ -1,0 +1,103 @@
+"""The errors floe-scaffold raises, and the exit code each one maps to.
+
+Every error a user can cause derives from :class:`FloeError`. The command line maps them to exit
+codes in one place (``floe_scaffold._cli``):
+
+==== =========================================================================
+code meaning
+==== =========================================================================
+0    success
+1    invalid input: the contract, a property, a name or a path is wrong
+2    a file is missing or unreadable, a usage error, or a system error (disk,
+     permissions, a tool that failed)
+==== =========================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "EXIT_INVALID_INPUT",
+    "EXIT_OK",
+    "EXIT_SYSTEM",
+    "ContractError",
+    "FloeError",
+    "InputFileError",
+    "Issue",
+    "ProfileError",
+    "SystemFailureError",
+]
+
+EXIT_OK = 0
+EXIT_INVALID_INPUT = 1
+EXIT_SYSTEM = 2
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem found in the input: where it is (a dotted field path) and what to do."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class FloeError(Exception):
+    """Root of every error meant for a user. ``exit_code`` is what the CLI returns."""
+
+    exit_code: int = EXIT_SYSTEM
+
+    def __init__(self, message: str, *, source: Path | str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.source = str(source) if source is not None else None
+
+    def lines(self) -> list[str]:
+        """The text shown to the user, one line per list item."""
+        return [self.message]
+
+
+class InputFileError(FloeError):
+    """A file that was named on the command line is missing or cannot be read (exit 2)."""
+
+    exit_code = EXIT_SYSTEM
+
+
+class SystemFailureError(FloeError):
+    """The machine refused: a write failed, a directory is not writable, a tool failed (exit 2)."""
+
+    exit_code = EXIT_SYSTEM
+
+
+class _IssuesError(FloeError):
+    """An error made of one or more :class:`Issue` lines (exit 1)."""
+
+    exit_code = EXIT_INVALID_INPUT
+    headline = "invalid input"
+
+    def __init__(self, issues: Iterable[Issue], *, source: Path | str | None = None) -> None:
+        self.issues: tuple[Issue, ...] = tuple(issues)
+        where = f" in {source}" if source is not None else ""
+        count = len(self.issues)
+        noun = "error" if count == 1 else "errors"
+        super().__init__(f"{self.headline}{where}: {count} {noun}", source=source)
+
+    def lines(self) -> list[str]:
+        return [self.message, *(str(issue) for issue in self.issues)]
+
+
+class ContractError(_IssuesError):
+    """The CompiledArtifacts contract is not valid JSON or does not match the contract."""
+
+    headline = "invalid CompiledArtifacts"
+
+
+class ProfileError(_IssuesError):
+    """The contract is valid but a dbt profile cannot be built from it (exit 1)."""
+
+    headline = "cannot build a dbt profile"

@@ -1,0 +1,90 @@
+"""Small builders shared by the tests: contracts built inline, and paths to shared fixtures."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+GOLDEN_DIR = SHARED / "fixtures" / "floe-runtime" / "golden_artifacts" / "v1.0.0"
+CONTRACTS_DIR = SHARED / "fixtures" / "floe-runtime" / "contracts"
+OPENLINEAGE_SPEC_DIR = SHARED / "fixtures" / "openlineage-spec" / "spec"
+GOLDEN_PATHS = sorted(GOLDEN_DIR.glob("*.json"))
+
+#: Non-secret properties that make a complete profile for each target.
+TARGET_PROPERTIES: dict[str, dict[str, Any]] = {
+    "duckdb": {"path": "warehouse.duckdb", "threads": 2},
+    "postgres": {"host": "db.internal", "port": 5433, "database": "analytics", "schema": "marts"},
+    "snowflake": {
+        "account": "xy12345.us-east-1",
+        "warehouse": "COMPUTE_WH",
+        "database": "ANALYTICS",
+        "schema": "PUBLIC",
+        "role": "TRANSFORMER",
+    },
+    "bigquery": {"project": "my-gcp-project", "dataset": "analytics", "location": "EU"},
+    "redshift": {
+        "host": "cluster.abc.eu-west-1.redshift.amazonaws.com",
+        "database": "analytics",
+        "schema": "public",
+    },
+    "databricks": {
+        "host": "adb-123.azuredatabricks.net",
+        "http_path": "/sql/1.0/warehouses/abc",
+        "catalog": "main",
+        "schema": "analytics",
+    },
+    "spark": {"method": "thrift", "host": "spark.internal", "schema": "analytics"},
+}
+TARGETS = tuple(TARGET_PROPERTIES)
+
+
+def build_contract(**overrides: Any) -> dict[str, Any]:
+    """A minimal valid CompiledArtifacts dict; keyword overrides are merged in deeply."""
+    base: dict[str, Any] = {
+        "version": "1.0.0",
+        "metadata": {
+            "compiled_at": "2024-01-15T10:30:00Z",
+            "floe_core_version": "0.1.0",
+            "source_hash": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        },
+        "compute": {"target": "duckdb", "properties": {}},
+        "transforms": [{"type": "dbt", "path": "./dbt"}],
+    }
+    return _merge(base, overrides)
+
+
+def contract_for(target: str, **compute: Any) -> dict[str, Any]:
+    """A contract for ``target`` with its complete properties (overridable)."""
+    settings = {"target": target, "properties": dict(TARGET_PROPERTIES[target]), **compute}
+    return build_contract(compute=settings)
+
+
+def write_json(directory: Path, data: Any, name: str = "compiled_artifacts.json") -> Path:
+    """Write ``data`` as JSON into ``directory`` and return the file."""
+    path = directory / name
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return path
+
+
+def tree_snapshot(directory: Path) -> dict[str, bytes]:
+    """Every file under ``directory`` with its bytes, to prove nothing changed."""
+    return {
+        str(path.relative_to(directory)): path.read_bytes()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    result = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(result.get(key), dict):
+            result[key] = _merge(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
