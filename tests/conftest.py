@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from importlib.metadata import version
 
 import pytest
 
 from floe_scaffold._cli import main
-
-
-@dataclass(frozen=True)
-class CliResult:
-    """What one ``floe`` invocation returned and printed."""
-
-    exit_code: int
-    stdout: str
-    stderr: str
+from tests.helpers import CliResult, FloeRunner
 
 
 @pytest.fixture
-def floe(capsys: pytest.CaptureFixture[str]) -> object:
+def floe(capsys: pytest.CaptureFixture[str]) -> FloeRunner:
     """Call ``floe`` in-process: ``floe("validate", path)`` → :class:`CliResult`."""
 
     def invoke(*args: object) -> CliResult:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -41,6 +42,21 @@ TARGET_PROPERTIES: dict[str, dict[str, Any]] = {
     "spark": {"method": "thrift", "host": "spark.internal", "schema": "analytics"},
 }
 TARGETS = tuple(TARGET_PROPERTIES)
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What one ``floe`` invocation returned and printed."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+class FloeRunner(Protocol):
+    """The ``floe`` fixture: ``floe("validate", path)`` runs the CLI in-process."""
+
+    def __call__(self, *args: object) -> CliResult: ...
 
 
 def build_contract(**overrides: Any) -> dict[str, Any]:
