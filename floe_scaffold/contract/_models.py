@@ -214,6 +214,12 @@ class ColumnClassification(_Model):
     )
 
 
+def _annotations_schema(schema: dict[str, Any]) -> None:
+    properties = schema.setdefault("properties", {})
+    properties["$schema"] = {"type": "string", "description": "Editor hint; ignored"}
+    properties["$comment"] = {"type": "string", "description": "Free comment; ignored"}
+
+
 class CompiledArtifacts(_Model):
     """The contract floe's compiler writes, and the only input floe-scaffold reads.
 
@@ -230,15 +236,7 @@ class CompiledArtifacts(_Model):
 
     """
 
-    model_config = ConfigDict(
-        title="CompiledArtifacts",
-        json_schema_extra={
-            "properties": {
-                "$schema": {"type": "string", "description": "Editor hint; ignored"},
-                "$comment": {"type": "string", "description": "Free comment; ignored"},
-            }
-        },
-    )
+    model_config = ConfigDict(title="CompiledArtifacts", json_schema_extra=_annotations_schema)
 
     version: VersionString = Field(default="1.0.0", description="Contract version (semver)")
     metadata: ArtifactMetadata = Field(description="Compilation metadata")
