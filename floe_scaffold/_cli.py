@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -9,10 +10,17 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.table import Table
 
 from floe_scaffold import __version__
 from floe_scaffold.contract import CompiledArtifacts, contract_json_schema_text, load_artifacts
-from floe_scaffold.errors import EXIT_OK, EXIT_SYSTEM, FloeError, SystemFailureError
+from floe_scaffold.errors import (
+    EXIT_INVALID_INPUT,
+    EXIT_OK,
+    EXIT_SYSTEM,
+    FloeError,
+    SystemFailureError,
+)
 from floe_scaffold.profiles import (
     Environment,
     build_profile,
@@ -26,8 +34,14 @@ __all__ = ["main", "run"]
 _EXIT_CODES = """\b
 Exit codes:
   0  success
-  1  invalid input (the contract, a property, a name or a path)
+  1  invalid input (the contract, a property, a name or a path), or a failed run
   2  missing or unreadable file, usage error, or system error"""
+
+
+class RunFailedError(FloeError):
+    """An asset of ``floe run`` failed (exit 1); the message is the failure."""
+
+    exit_code = EXIT_INVALID_INPUT
 
 
 def _out() -> Console:
@@ -129,6 +143,111 @@ def profiles(
     needed = sorted({var.name for _, var in profile.env_vars})
     if needed:
         console.print(f"set before running dbt: {', '.join(needed)}", style="dim", markup=False)
+
+
+@cli.command(epilog=_EXIT_CODES)
+@click.argument("dest", type=click.Path(path_type=Path, file_okay=False), default=Path())
+@click.option(
+    "--artifacts",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="CompiledArtifacts JSON [default: DEST/.floe/compiled_artifacts.json, else a "
+    "built-in DuckDB demo].",
+)
+@click.option("--name", help="Project and Python package name [default: DEST's name].")
+@click.option("--force", is_flag=True, help="Overwrite files that exist with other content.")
+def init(dest: Path, artifacts: Path | None, name: str | None, force: bool) -> None:
+    """Generate a complete Dagster + dbt project in DEST from a CompiledArtifacts contract."""
+    from floe_scaffold.project import init_project
+
+    result = init_project(dest, artifacts=artifacts, name=name, force=force)
+    console = _out()
+    placement = result.placement
+    console.print(
+        f"generated {result.names.distribution} in {result.dest} "
+        f"(from {result.artifacts_source}; target {result.context.target})",
+        style="bold green",
+        markup=False,
+    )
+    for label, names in (("created", placement.created), ("updated", placement.changed)):
+        for file in names:
+            console.print(f"  {label:8} {file}", markup=False)
+    if not result.context.starter_dbt:
+        console.print(
+            f"  using the existing dbt project in {result.context.dbt_dir}/ (not modified)",
+            markup=False,
+        )
+    if result.git_initialized:
+        console.print("  git repository initialized with a first commit", markup=False)
+    elif result.git_problem:
+        console.print(f"  note: no git commit made ({result.git_problem})", markup=False)
+    where = shlex.quote(str(dest))
+    console.print("next:", style="bold", markup=False)
+    console.print(f"  cd {where}", markup=False)
+    console.print("  floe run      # materialize every asset, with a summary", markup=False)
+    console.print("  floe dev      # the Dagster UI", markup=False)
+    console.print("  pytest        # the project's own checks", markup=False)
+
+
+@cli.command("run", epilog=_EXIT_CODES)
+@click.option("--select", help="dbt selection of the models to run (default: all).")
+@click.option(
+    "--project-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path(),
+    help="The generated project [default: the current directory].",
+)
+def run_command(select: str | None, project_dir: Path) -> None:
+    """Materialize the project's assets in-process; exit 1 if any fails."""
+    from floe_scaffold.project import locate_project, run_project
+
+    layout = locate_project(project_dir)
+    console = _out()
+    console.print(f"running {layout.package} ...", style="bold", markup=False)
+
+    def progress(status: str, what: str) -> None:
+        style = "red" if "fail" in status.lower() else None
+        console.print(f"  {status:<16} {what}", style=style, markup=False)
+
+    summary = run_project(layout, select=select, on_progress=progress)
+    table = Table(title=f"run {summary.run_id[:8]} ({summary.seconds:.1f} s)", title_justify="left")
+    for column in ("asset", "status", "duration", "rows"):
+        table.add_column(column, justify="right" if column in {"duration", "rows"} else "left")
+    for outcome in summary.outcomes:
+        table.add_row(
+            outcome.name,
+            outcome.status,
+            f"{outcome.seconds:.2f} s",
+            "" if outcome.rows is None else str(outcome.rows),
+            style="red" if outcome.status == "error" else None,
+        )
+    console.print(table)
+    if not summary.success:
+        raise RunFailedError(summary.failure or "the run failed")
+
+
+@cli.command(epilog=_EXIT_CODES)
+@click.option(
+    "--project-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path(),
+    help="The generated project [default: the current directory].",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=3000, show_default=True, type=int)
+def dev(project_dir: Path, host: str, port: int) -> None:
+    """Start the Dagster UI (dagster dev) for the project."""
+    from floe_scaffold.project import dev_command, dev_environment, locate_project
+
+    layout = locate_project(project_dir)
+    command = dev_command(layout, host=host, port=port)
+    _out().print(f"starting the Dagster UI on http://{host}:{port} ...", markup=False)
+    try:
+        os.execve(command[0], command, dev_environment(layout))  # noqa: S606 - no shell wanted
+    except OSError as error:
+        raise SystemFailureError(
+            f"cannot start {command[0]}: {error.strerror}; install dagster-webserver in this "
+            "environment (pip install -e '.[dev]' in the project)"
+        ) from None
 
 
 def _environments(artifacts: CompiledArtifacts, envs: Sequence[str]) -> list[Environment]:

@@ -28,6 +28,7 @@ __all__ = [
     "InputFileError",
     "Issue",
     "ProfileError",
+    "ProjectError",
     "SystemFailureError",
 ]
 
@@ -101,3 +102,9 @@ class ProfileError(_IssuesError):
     """The contract is valid but a dbt profile cannot be built from it (exit 1)."""
 
     headline = "cannot build a dbt profile"
+
+
+class ProjectError(_IssuesError):
+    """A project cannot be generated there: a bad name, or files it would overwrite (exit 1)."""
+
+    headline = "cannot generate the project"

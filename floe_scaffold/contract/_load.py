@@ -77,8 +77,8 @@ def _decode_json(raw: bytes | str, source: Path | str) -> object:
             source=source,
         )
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys)
-    except _DuplicateKeyError as error:
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
+    except (_DuplicateKeyError, _ConstantError) as error:
         raise ContractError([Issue("", str(error))], source=source) from None
     except json.JSONDecodeError as error:
         raise ContractError(
@@ -97,6 +97,15 @@ def _decode_json(raw: bytes | str, source: Path | str) -> object:
 
 class _DuplicateKeyError(ValueError):
     pass
+
+
+class _ConstantError(ValueError):
+    pass
+
+
+def _no_constant(name: str) -> object:
+    # Python's json reads NaN and Infinity, which are not JSON and no contract value can be.
+    raise _ConstantError(f"{name} is not a JSON value; use a number or null")
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

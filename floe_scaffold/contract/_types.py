@@ -31,8 +31,12 @@ __all__ = [
 SUPPORTED_MAJOR = 1
 SUPPORTED_VERSIONS = ("1.0.0",)
 
+#: End of input, meaning the same in Python ``re.search`` and ECMA-262 (``$`` in Python also
+#: matches before a final newline, which JSON Schema validators in Python would then accept).
+END = r"(?![\s\S])"
+
 #: A Kubernetes secret name, as the origin contract defines ``*_secret_ref``.
-SECRET_REF_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,252}$"  # noqa: S105 - a pattern, not a secret
+SECRET_REF_PATTERN = rf"^[a-zA-Z0-9][a-zA-Z0-9_-]{{0,252}}{END}"
 
 ComputeTargetName = Literal[
     "duckdb", "snowflake", "bigquery", "redshift", "databricks", "postgres", "spark"
@@ -51,7 +55,7 @@ def _check_secret_ref(value: str) -> str:
             f"(letters, digits, '-' and '_'); write e.g. {suggestion!r} and export the "
             "credentials as environment variables named after it (see `floe profiles`)"
         )
-    if not re.fullmatch(SECRET_REF_PATTERN, value):
+    if not re.search(SECRET_REF_PATTERN, value):
         raise ValueError(
             f"{value!r} is not a Kubernetes secret name: 1-253 characters, letters, digits, "
             "'-' and '_', starting with a letter or digit (e.g. 'snowflake-prod-creds')"
@@ -65,7 +69,7 @@ SecretRefName = Annotated[
     Field(json_schema_extra={"pattern": SECRET_REF_PATTERN}),
 ]
 
-_VERSION_PATTERN = rf"^{SUPPORTED_MAJOR}\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$"
+_VERSION_PATTERN = rf"^{SUPPORTED_MAJOR}\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*){END}"
 
 
 def _check_version(value: str) -> str:
@@ -88,22 +92,35 @@ VersionString = Annotated[
     Field(json_schema_extra={"pattern": _VERSION_PATTERN}),
 ]
 
-_UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_UUID_PATTERN = (
+    rf"^[0-9a-fA-F]{{8}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{12}}{END}"
+)
+
+
+def _check_uuid(value: str) -> str:
+    if not re.search(_UUID_PATTERN, value):
+        raise ValueError(f"{value!r} is not a UUID like '12345678-1234-1234-1234-123456789abc'")
+    return value
+
 
 UuidString = Annotated[
     StrictStr,
-    Field(pattern=_UUID_PATTERN, json_schema_extra={"format": "uuid"}),
+    AfterValidator(_check_uuid),
+    Field(json_schema_extra={"pattern": _UUID_PATTERN, "format": "uuid"}),
 ]
 
-# A path inside the project: not absolute, no drive letter, no `..` segment, no NUL byte.
-_RELATIVE_PATH_PATTERN = r"^(?![/\\])(?![A-Za-z]:)(?!(?:.*[/\\])?\.\.(?:[/\\]|$))[^\u0000]+$"
+# A path inside the project: not absolute, no drive letter, no `..` segment, no control character.
+_RELATIVE_PATH_PATTERN = (
+    rf"^(?![/\\])(?![A-Za-z]:)(?!(?:[\s\S]*[/\\])?\.\.(?:[/\\]|{END}))[^\u0000-\u001f\u007f]+{END}"
+)
 
 
 def _check_relative_path(value: str) -> str:
-    if not re.fullmatch(_RELATIVE_PATH_PATTERN, value):
+    if not re.search(_RELATIVE_PATH_PATTERN, value):
         raise ValueError(
             f"{value!r} must be a relative path that stays inside the project "
-            "(no leading '/', no drive letter, no '..' segment), e.g. '.floe/profiles'"
+            "(no leading '/', no drive letter, no '..' segment, no control character), "
+            "e.g. '.floe/profiles'"
         )
     return value
 
@@ -121,9 +138,7 @@ def _require_rfc3339_text(value: object) -> object:
         return value
     if not isinstance(value, str):
         raise ValueError("must be an RFC 3339 date-time string such as '2024-01-15T10:30:00Z'")
-    if not re.fullmatch(
-        r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", value
-    ):
+    if not re.search(_TIMESTAMP_PATTERN, value):
         raise ValueError(
             f"{value!r} is not an RFC 3339 date-time with a time zone, "
             "such as '2024-01-15T10:30:00Z'"
@@ -131,4 +146,13 @@ def _require_rfc3339_text(value: object) -> object:
     return value
 
 
-UtcTimestamp = Annotated[datetime, BeforeValidator(_require_rfc3339_text)]
+_TIMESTAMP_PATTERN = (
+    rf"^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[Tt][0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}(\.[0-9]+)?"
+    rf"([Zz]|[+-][0-9]{{2}}:[0-9]{{2}}){END}"
+)
+
+UtcTimestamp = Annotated[
+    datetime,
+    BeforeValidator(_require_rfc3339_text),
+    Field(json_schema_extra={"pattern": _TIMESTAMP_PATTERN}),
+]

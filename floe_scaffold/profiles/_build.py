@@ -22,7 +22,7 @@ __all__ = [
 
 DEFAULT_PROFILE_NAME = "floe"
 DEFAULT_ENVIRONMENT = "dev"
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -72,19 +72,33 @@ def build_profile(
 
     """
     issues: list[Issue] = []
-    if not _NAME.match(profile_name):
+    if not _NAME.fullmatch(profile_name):
         issues.append(Issue("profile", _name_rule(profile_name, "profile name")))
     if not environments:
         issues.append(Issue("environments", "at least one environment is needed"))
     outputs: dict[str, dict[str, Json]] = {}
     env_vars: list[tuple[str, EnvVar]] = []
+    variable_words: dict[str, str] = {}
     for environment in environments:
-        if not _NAME.match(environment.name):
+        if not _NAME.fullmatch(environment.name):
             issues.append(Issue("environment", _name_rule(environment.name, "environment name")))
             continue
         if environment.name in outputs:
             issues.append(Issue("environment", f"{environment.name!r} is named twice"))
             continue
+        # Variable names upper-case the environment and map '-' to '_': dev/DEV would share.
+        word = environment.name.upper().replace("-", "_")
+        if word in variable_words:
+            issues.append(
+                Issue(
+                    "environment",
+                    f"{environment.name!r} and {variable_words[word]!r} would read the same "
+                    "environment variables; name environments so they differ in more than case "
+                    "and '-'/'_'",
+                )
+            )
+            continue
+        variable_words[word] = environment.name
         output, used, problems = _build_output(environment)
         outputs[environment.name] = output
         env_vars.extend((environment.name, var) for var in used)

@@ -18,7 +18,9 @@ _CREDENTIAL_KEY = re.compile(
     r"api_key|credentials?|client_secret|access_key)($|_)",
     re.IGNORECASE,
 )
-_PASSTHROUGH_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_PASSTHROUGH_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+#: How deep a property value may nest; dbt profiles never need more than a few levels.
+MAX_DEPTH = 16
 
 Json = str | int | float | bool | None | list["Json"] | dict[str, "Json"]
 
@@ -162,7 +164,7 @@ class PropertyReader:
                 continue
             if key in generated:
                 self._issue(key, "floe-scaffold sets this profile key itself; remove the property")
-            elif not _PASSTHROUGH_KEY.match(key):
+            elif not _PASSTHROUGH_KEY.fullmatch(key):
                 self._issue(key, "property names are letters, digits and '_' (a dbt profile key)")
             elif is_credential_key(key):
                 self._issue(
@@ -196,20 +198,25 @@ class PropertyReader:
         self._refuse_jinja(key, text)
         return text
 
-    def _checked_json(self, key: str, value: object) -> bool:
+    def _checked_json(self, key: str, value: object, depth: int = 0) -> bool:
+        if depth > MAX_DEPTH:
+            self._issue(key, f"nested more than {MAX_DEPTH} levels deep; flatten the value")
+            return False
         if isinstance(value, str):
             return self._refuse_jinja(key, value)
         if value is None or isinstance(value, bool | int | float):
             return True
         if isinstance(value, list):
-            return all(self._checked_json(f"{key}[{i}]", item) for i, item in enumerate(value))
+            return all(
+                self._checked_json(f"{key}[{i}]", item, depth + 1) for i, item in enumerate(value)
+            )
         if isinstance(value, dict):
             ok = True
             for name, item in value.items():
                 if is_credential_key(str(name)):
                     self._issue(f"{key}.{name}", "credentials never go in the contract")
                     ok = False
-                ok = self._checked_json(f"{key}.{name}", item) and ok
+                ok = self._checked_json(f"{key}.{name}", item, depth + 1) and ok
             return ok
         self._issue(key, f"unsupported value of type {type(value).__name__}")  # pragma: no cover
         return False  # pragma: no cover - JSON has no other types

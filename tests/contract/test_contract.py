@@ -125,7 +125,8 @@ def test_editor_annotations_are_dropped() -> None:
         (
             {"dbt_profiles_path": "../outside"},
             "dbt_profiles_path: '../outside' must be a relative path that stays inside the "
-            "project (no leading '/', no drive letter, no '..' segment), e.g. '.floe/profiles'",
+            "project (no leading '/', no drive letter, no '..' segment, no control character), "
+            "e.g. '.floe/profiles'",
         ),
         (
             {"observability": {"traces": "yes"}},

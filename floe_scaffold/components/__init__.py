@@ -1,0 +1,5 @@
+"""The floe Dagster component (``type: floe_scaffold.components.FloeDbtProject``)."""
+
+from floe_scaffold.components._component import FloeDbtProject
+
+__all__ = ["FloeDbtProject"]

@@ -1,0 +1,28 @@
+"""dagster-dbt's CLI resource, minus the ``dbt --version`` subprocess on every invocation.
+
+``DbtCliResource`` learns the dbt version by running ``dbt --version``, which also asks PyPI for
+the newest release: 4-8 s and a network call per step. The version of the dbt-core installed
+beside this Python is the same answer, read from package metadata in microseconds.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+
+from dagster_dbt import DbtCliResource
+from packaging import version
+
+__all__ = ["FloeDbtCliResource"]
+
+
+class FloeDbtCliResource(DbtCliResource):
+    """A ``DbtCliResource`` that reads the dbt version in-process."""
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        try:
+            return version.parse(package_version("dbt-core"))
+        except PackageNotFoundError:  # pragma: no cover - a dbt without dbt-core (fusion)
+            return super()._cli_version

@@ -1,0 +1,137 @@
+"""``floe init``: render a complete project into a destination, all-or-nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from floe_scaffold.contract import parse_artifacts
+from floe_scaffold.errors import InputFileError, Issue, ProjectError, SystemFailureError
+from floe_scaffold.project._context import (
+    RenderContext,
+    build_context,
+    dbt_dir_of,
+    existing_dbt_project,
+)
+from floe_scaffold.project._demo import demo_contract_text
+from floe_scaffold.project._git import commit_initial, inside_git_work_tree
+from floe_scaffold.project._names import ProjectNames, project_names
+from floe_scaffold.project._render import render_to
+from floe_scaffold.project._write import Placement, place_files, plan_placement
+
+__all__ = ["ARTIFACTS_IN_PROJECT", "InitResult", "init_project"]
+
+ARTIFACTS_IN_PROJECT = ".floe/compiled_artifacts.json"
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What ``floe init`` did."""
+
+    dest: Path
+    names: ProjectNames
+    context: RenderContext
+    placement: Placement
+    artifacts_source: str
+    git_problem: str | None
+    git_initialized: bool
+
+
+def init_project(
+    dest: Path,
+    *,
+    artifacts: Path | None = None,
+    name: str | None = None,
+    force: bool = False,
+    git: bool = True,
+) -> InitResult:
+    """Generate a Dagster + dbt project in ``dest`` from a CompiledArtifacts contract.
+
+    Artifacts come from ``artifacts``, else ``dest/.floe/compiled_artifacts.json``, else the
+    built-in DuckDB demo. Nothing in ``dest`` changes unless every check passed and every file
+    was rendered; a failure while writing restores ``dest`` as it was.
+
+    Raises:
+        ContractError, ProfileError, ProjectError: invalid input (exit 1).
+        InputFileError, SystemFailureError: unreadable input or an unwritable ``dest`` (exit 2).
+
+    """
+    dest = dest.absolute()
+    text, source = _artifacts_text(dest, artifacts)
+    contract = parse_artifacts(text, source=source)
+    names = project_names(name if name is not None else dest.name)
+    if isinstance(names, Issue):
+        raise ProjectError([names])
+    _check_destination(dest)
+    existing = existing_dbt_project(dest, dbt_dir_of(contract))
+    context = build_context(contract, text, names, existing)
+    with tempfile.TemporaryDirectory(prefix="floe-render-") as scratch:
+        files = render_to(context, Path(scratch) / "project")
+    placement = plan_placement(files, dest)
+    # Generated-only files (never edited by hand) are always rewritten, like `floe profiles`.
+    generated = {".copier-answers.yml", f"{context.profiles_dir}/profiles.yml"}
+    conflicts = [name for name in placement.changed if name not in generated]
+    if conflicts and not force:
+        raise ProjectError(
+            [
+                Issue(name, "exists with other content; move it away or pass --force")
+                for name in conflicts
+            ],
+            source=dest,
+        )
+    created_dest = not dest.exists()
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        place_files(files, dest, placement)
+    except BaseException:
+        if created_dest:
+            _remove_empty_tree(dest)
+        raise
+    git_problem, git_initialized = None, False
+    if git and not inside_git_work_tree(dest):
+        git_problem = commit_initial(dest, f"Generate {names.distribution} with floe-scaffold")
+        git_initialized = git_problem is None
+    return InitResult(dest, names, context, placement, source, git_problem, git_initialized)
+
+
+def _artifacts_text(dest: Path, artifacts: Path | None) -> tuple[str, str]:
+    path = artifacts if artifacts is not None else dest / ARTIFACTS_IN_PROJECT
+    if artifacts is None and not path.is_file():
+        return demo_contract_text(), "the built-in DuckDB demo"
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: no such file; pass a CompiledArtifacts JSON file") from None
+    except OSError as error:
+        raise InputFileError(f"{path}: cannot read it ({error.strerror})", source=path) from None
+    try:
+        return raw.decode("utf-8-sig"), str(path)
+    except UnicodeDecodeError:
+        # parse_artifacts words this error; hand it the bytes' best-effort text.
+        parse_artifacts(raw, source=path)
+        raise  # pragma: no cover - parse_artifacts always raises for non-UTF-8 input
+
+
+def _check_destination(dest: Path) -> None:
+    if dest.exists() and not dest.is_dir():
+        raise SystemFailureError(f"{dest} exists and is not a directory; choose another place")
+    existing = dest if dest.exists() else next(p for p in dest.parents if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SystemFailureError(
+            f"{existing} is not writable; choose another destination or fix its permissions",
+            source=existing,
+        )
+
+
+def _remove_empty_tree(directory: Path) -> None:
+    for path in sorted(directory.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir():
+            try:
+                path.rmdir()
+            except OSError:
+                return
+    with contextlib.suppress(OSError):
+        directory.rmdir()

@@ -1,0 +1,5 @@
+select
+    order_id,
+    customer,
+    amount
+from {{ ref('raw_orders') }}

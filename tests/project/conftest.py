@@ -1,0 +1,72 @@
+"""Fixtures for generated projects: render once per session, load definitions in-process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from floe_scaffold.project import init_project
+
+BIN = Path(sys.executable).parent
+
+
+def quiet_env(**extra: str) -> dict[str, str]:
+    """The environment for subprocesses of generated projects: no telemetry, no update checks."""
+    return {
+        **os.environ,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DO_NOT_TRACK": "1",
+        "DAGSTER_DG_UPDATE_CHECK_ENABLED": "0",
+        "NO_COLOR": "1",
+        **extra,
+    }
+
+
+def run_in(
+    project: Path, *command: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` in ``project`` with its ``src/`` importable (10 minutes at most)."""
+    return subprocess.run(
+        list(command),
+        cwd=project,
+        env=quiet_env(PYTHONPATH=str(project / "src"), **(env or {})),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="session")
+def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo project rendered once, with its manifest parsed, shared by read-only tests."""
+    dest = tmp_path_factory.mktemp("demo") / "jaffle"
+    init_project(dest)
+    done = run_in(dest, str(BIN / "dg"), "check", "defs")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return dest
+
+
+@pytest.fixture
+def loaded_definitions() -> Iterator[Any]:
+    """``load(project, package)`` imports a generated project's definitions in-process."""
+    added: list[tuple[str, str]] = []
+
+    def load(project: Path, package: str) -> Any:
+        source = str(project / "src")
+        sys.path.insert(0, source)
+        added.append((source, package))
+        module = __import__(f"{package}.definitions", fromlist=["defs"])
+        return module.defs()
+
+    yield load
+    for source, package in added:
+        sys.path.remove(source)
+        for name in [name for name in sys.modules if name.split(".")[0] == package]:
+            del sys.modules[name]
