@@ -12,20 +12,22 @@ import sys
 import time
 from pathlib import Path
 
-from bench import profiles
+from bench import profiles, project
 from bench._timing import Figure
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SUITES = {"profiles": profiles.run}
+SUITES = {"profiles": profiles.run, "project": project.run}
 
 
 def _table(figures: list[Figure]) -> str:
     rows = [f"{'figure':<42} {'median':>10} {'min-max':>21} {'runs':>4}  ratio"]
+    # seconds or milliseconds, whichever reads better for the figure
     for figure in figures:
         ratio = f"{figure.ratio:.2f}x {figure.baseline}" if figure.ratio is not None else ""
-        spread = f"{figure.low * 1000:.1f}-{figure.high * 1000:.1f} ms"
+        scale, unit = (1000, "ms") if figure.high < 1 else (1, "s")
+        spread = f"{figure.low * scale:.1f}-{figure.high * scale:.1f} {unit}"
         rows.append(
-            f"{figure.name:<42} {figure.median * 1000:>7.1f} ms {spread:>21} "
+            f"{figure.name:<42} {figure.median * scale:>7.1f} {unit:<2} {spread:>21} "
             f"{figure.runs:>4}  {ratio}"
         )
     return "\n".join(rows)

@@ -18,6 +18,12 @@ def build_output(props: PropertyReader) -> dict[str, Json]:
         password=props.secret("password"),
         dbname=props.required("dbname", aliases=("database",)),
         schema=props.required("schema"),
+        sslmode=props.choice(
+            "sslmode",
+            ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+            default="",
+        )
+        or None,
         threads=props.threads(),
     )
 

@@ -22,6 +22,8 @@ def build_output(props: PropertyReader) -> dict[str, Json]:
         cluster_id=props.required("cluster_id") if iam else None,
         dbname=props.required("dbname", aliases=("database",)),
         schema=props.required("schema"),
+        region=props.optional("region"),
+        ra3_node=props.optional_boolean("ra3_node"),
         threads=props.threads(),
     )
 
