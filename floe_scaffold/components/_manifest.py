@@ -23,6 +23,9 @@ __all__ = ["ManifestError", "PrepareMode", "dbt_executable", "dbt_parse_command"
 
 PrepareMode = Literal["auto", "always", "never"]
 _SKIPPED_DIRS = {"target", "dbt_packages", "logs", ".git", "__pycache__", ".venv"}
+# The files dbt reads when it parses; anything else (a DuckDB file written by every run, logs)
+# must not make the manifest look stale.
+_SOURCE_SUFFIXES = {".sql", ".py", ".yml", ".yaml", ".csv", ".md", ".jinja", ".jinja2", ".json"}
 _STAMP = "floe_manifest.fingerprint"
 #: dbt sends anonymous usage statistics by default; a run must make no network call.
 DBT_QUIET_FLAGS = ("--no-send-anonymous-usage-stats",)
@@ -64,7 +67,9 @@ def _project_files(project_dir: Path) -> Iterator[Path]:
     for root, dirs, files in os.walk(project_dir):
         dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS and not d.startswith("."))
         for name in sorted(files):
-            yield Path(root) / name
+            path = Path(root) / name
+            if path.suffix.lower() in _SOURCE_SUFFIXES:
+                yield path
 
 
 def fingerprint(project_dir: Path, inputs: Sequence[Path], extra: Sequence[str]) -> str:

@@ -81,9 +81,10 @@ def run_project(
     job = definitions.resolve_implicit_global_asset_job_def()
     keys = _selected_keys(definitions, select)
     run_id = str(uuid.uuid4())
-    # The same instance as `floe dev`, so the UI shows runs made here.
-    os.environ.setdefault("DAGSTER_HOME", str(project_home(layout)))
-    with dg.DagsterInstance.get() as instance:
+    # With DAGSTER_HOME set, runs are recorded there (and `dagster dev` on that home shows them);
+    # otherwise an in-memory instance keeps `floe run` fast.
+    persistent = bool(os.environ.get("DAGSTER_HOME"))
+    with dg.DagsterInstance.get() if persistent else dg.DagsterInstance.ephemeral() as instance:
         instance.add_event_listener(run_id, _progress_listener(on_progress))
         result = job.execute_in_process(
             instance=instance,

@@ -208,3 +208,36 @@ def test_floe_dev_serves_every_model(demo_project: Path, tmp_path: Path) -> None
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
     assert keys >= {"raw_orders", "stg_orders", "orders", "customers"}
+
+
+@pytest.mark.requirement("FR-006")
+def test_the_minimal_golden_artifact_materializes(tmp_path: Path) -> None:
+    from tests.helpers import GOLDEN_DIR
+
+    dest = tmp_path / "minimal"
+    init_project(dest, artifacts=GOLDEN_DIR / "minimal.json", git=False)
+    done = run_in(dest, str(BIN / "floe"), "run")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Completed successfully" in done.stdout
+
+
+def test_the_generated_project_builds_a_wheel(demo_project: Path, tmp_path: Path) -> None:
+    import zipfile
+
+    done = run_in(
+        demo_project,
+        str(BIN / "python"),
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--no-build-isolation",
+        "--wheel-dir",
+        str(tmp_path),
+        str(demo_project),
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    (wheel,) = tmp_path.glob("jaffle-0.1.0-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "jaffle/definitions.py" in names
+    assert "jaffle/defs/dbt_project/defs.yaml" in names
