@@ -1,5 +1,5 @@
 """The floe Dagster component (``type: floe_scaffold.components.FloeDbtProject``)."""
 
-from floe_scaffold.components._component import FloeDbtProject
+from floe_scaffold.components._component import FloeDbtProject, LineageSettings
 
-__all__ = ["FloeDbtProject"]
+__all__ = ["FloeDbtProject", "LineageSettings"]

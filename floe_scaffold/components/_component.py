@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import yaml
 from dagster import AssetExecutionContext
 from dagster_dbt import DbtProject, dbt_assets
 from pydantic import Field
 
 from floe_scaffold.components._manifest import (
-    DBT_QUIET_FLAGS,
+    DBT_RUN_FLAGS,
     PrepareMode,
     check_acyclic,
     dbt_executable,
@@ -37,9 +38,22 @@ from floe_scaffold.components._manifest import (
 )
 from floe_scaffold.components._resource import FloeDbtCliResource
 from floe_scaffold.components._translator import FloeTranslator
-from floe_scaffold.contract import load_artifacts
+from floe_scaffold.contract import CompiledArtifacts, load_artifacts
+from floe_scaffold.lineage import DagsterRun, LineageRecorder, LineageTarget, resolve_lineage
 
-__all__ = ["FloeDbtProject"]
+__all__ = ["FloeDbtProject", "LineageSettings"]
+
+#: How long a finished run waits at most for its lineage events to be sent.
+_FLUSH_SECONDS = 1.0
+
+
+class LineageSettings(dg.Model):
+    """Overrides of the contract's lineage settings (unset: the contract and OPENLINEAGE_*)."""
+
+    enabled: bool | None = Field(default=None, description="Emit OpenLineage events.")
+    endpoint: str | None = Field(default=None, description="OpenLineage HTTP endpoint.")
+    namespace: str | None = Field(default=None, description="OpenLineage job namespace.")
+    timeout: float = Field(default=2.0, description="HTTP timeout in seconds (0-30).")
 
 
 class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
@@ -68,6 +82,10 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
     cli_args: list[str] = Field(
         default_factory=lambda: ["build"], description="dbt command run on materialization."
     )
+    lineage: LineageSettings = Field(
+        default_factory=LineageSettings,
+        description="OpenLineage: overrides of the contract's observability.lineage settings.",
+    )
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         root = Path(context.project_root)
@@ -84,14 +102,18 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
             target=self.target,
             profile=self.profile,
         )
-        translator = FloeTranslator(self._classifications(root))
+        contract = self._contract(root)
+        classifications = _classifications(contract)
+        translator = FloeTranslator(classifications)
+        lineage = self._lineage_target(root, contract)
+        profile_output = _profile_output(profiles_dir, self.profile, self.target, project_dir)
         resource = FloeDbtCliResource(
             project_dir=str(project_dir),
             profiles_dir=str(profiles_dir),
             target=self.target,
             profile=self.profile,
             dbt_executable=dbt_executable(),
-            global_config_flags=list(DBT_QUIET_FLAGS),
+            global_config_flags=list(DBT_RUN_FLAGS),
         )
         cli_args = list(self.cli_args)
 
@@ -104,18 +126,99 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
             name=_op_name(project_dir),
         )
         def _dbt_assets(context: AssetExecutionContext) -> Iterator[Any]:
-            yield from resource.cli(cli_args, context=context).stream()
+            invocation = resource.cli(cli_args, context=context)
+            recorder = None
+            if lineage.enabled:
+                recorder = LineageRecorder(
+                    target=lineage,
+                    manifest=manifest,
+                    profile_output=profile_output,
+                    dbt_project_dir=project_dir,
+                    command=cli_args[0] if cli_args else "build",
+                    dagster_run=DagsterRun(context.run.run_id, context.run.job_name),
+                    classifications=classifications,
+                )
+            yield from _stream(invocation, context, recorder)
 
         return dg.Definitions(assets=[_dbt_assets])
 
-    def _classifications(self, root: Path) -> Mapping[str, Mapping[str, Mapping[str, Any]]]:
+    def _contract(self, root: Path) -> CompiledArtifacts | None:
         if not self.artifacts or not (root / self.artifacts).exists():
-            return {}
-        contract = load_artifacts(root / self.artifacts)
-        return {
-            model: {column: value.model_dump() for column, value in columns.items()}
-            for model, columns in (contract.column_classifications or {}).items()
-        }
+            return None
+        return load_artifacts(root / self.artifacts)
+
+    def _lineage_target(self, root: Path, contract: CompiledArtifacts | None) -> LineageTarget:
+        observability = contract.observability if contract else None
+        return resolve_lineage(
+            project_root=root,
+            enabled=self.lineage.enabled,
+            endpoint=self.lineage.endpoint,
+            namespace=self.lineage.namespace,
+            contract_enabled=(
+                contract is None
+                or (contract.observability.lineage and contract.governance.emit_lineage)
+            ),
+            contract_endpoint=observability.lineage_endpoint if observability else None,
+            contract_namespace=contract.lineage_namespace if contract else None,
+            timeout=self.lineage.timeout,
+        )
+
+
+def _classifications(
+    contract: CompiledArtifacts | None,
+) -> Mapping[str, Mapping[str, Mapping[str, Any]]]:
+    if contract is None:
+        return {}
+    return {
+        model: {column: value.model_dump() for column, value in columns.items()}
+        for model, columns in (contract.column_classifications or {}).items()
+    }
+
+
+def _profile_output(
+    profiles_dir: Path, profile: str | None, target: str | None, project_dir: Path
+) -> Mapping[str, Any]:
+    """The profile output dbt will use (for dataset namespaces); empty if unreadable."""
+    try:
+        profiles = yaml.safe_load((profiles_dir / "profiles.yml").read_text(encoding="utf-8"))
+        name = profile or _project_profile(project_dir)
+        entry = profiles[name]
+        output = entry["outputs"][target or entry["target"]]
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        return {}
+    return output if isinstance(output, Mapping) else {}
+
+
+def _project_profile(project_dir: Path) -> str:
+    loaded = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
+    return str(loaded["profile"])
+
+
+def _stream(
+    invocation: Any, context: AssetExecutionContext, recorder: LineageRecorder | None
+) -> Iterator[Any]:
+    """dagster-dbt's event stream, with each dbt event also handed to the lineage recorder."""
+    if recorder is not None:
+        recorder.start(invocation.target_path)
+    try:
+        for event in invocation.stream_raw_events():
+            if recorder is not None:
+                recorder.on_dbt_event(event.raw_event)
+            yield from event.to_default_asset_events(
+                manifest=invocation.manifest,
+                dagster_dbt_translator=invocation.dagster_dbt_translator,
+                context=context,
+                target_path=invocation.target_path,
+                project=invocation.project,
+            )
+    except BaseException as error:
+        if recorder is not None:
+            recorder.finish(success=False, message=str(error) or type(error).__name__)
+            recorder.flush(_FLUSH_SECONDS)
+        raise
+    if recorder is not None:
+        recorder.finish(success=True)
+        recorder.flush(_FLUSH_SECONDS)
 
 
 def _op_name(project_dir: Path) -> str:

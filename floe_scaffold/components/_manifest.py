@@ -19,7 +19,14 @@ from typing import Literal
 
 from floe_scaffold.errors import FloeError
 
-__all__ = ["ManifestError", "PrepareMode", "dbt_executable", "dbt_parse_command", "ensure_manifest"]
+__all__ = [
+    "DBT_RUN_FLAGS",
+    "ManifestError",
+    "PrepareMode",
+    "dbt_executable",
+    "dbt_parse_command",
+    "ensure_manifest",
+]
 
 PrepareMode = Literal["auto", "always", "never"]
 _SKIPPED_DIRS = {"target", "dbt_packages", "logs", ".git", "__pycache__", ".venv"}
@@ -29,6 +36,9 @@ _SOURCE_SUFFIXES = {".sql", ".py", ".yml", ".yaml", ".csv", ".md", ".jinja", ".j
 _STAMP = "floe_manifest.fingerprint"
 #: dbt sends anonymous usage statistics by default; a run must make no network call.
 DBT_QUIET_FLAGS = ("--no-send-anonymous-usage-stats",)
+#: Global flags of every dbt run: no network call, and a JSON debug log file (lineage reads the
+#: error text of a failing node from it as soon as dbt reports the failure).
+DBT_RUN_FLAGS = (*DBT_QUIET_FLAGS, "--log-format-file", "json")
 
 
 class ManifestError(FloeError):

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
+from typing import Any
 
 from dagster_dbt import DbtCliResource
 from packaging import version
@@ -32,6 +32,6 @@ class FloeDbtCliResource(DbtCliResource):
         except PackageNotFoundError:  # pragma: no cover - a dbt without dbt-core (fusion)
             return super()._cli_version
 
-    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> Any:
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> Any:  # noqa: ARG002
         # None tells DbtCliInvocation there is no adapter handle; see the module docstring.
         return None
