@@ -12,11 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-from bench import profiles, project
+from bench import lineage, profiles, project
 from bench._timing import Figure
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SUITES = {"profiles": profiles.run, "project": project.run}
+SUITES = {"profiles": profiles.run, "project": project.run, "lineage": lineage.run}
 
 
 def _table(figures: list[Figure]) -> str:

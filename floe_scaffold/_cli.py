@@ -196,10 +196,18 @@ def init(dest: Path, artifacts: Path | None, name: str | None, force: bool) -> N
     default=Path(),
     help="The generated project [default: the current directory].",
 )
-def run_command(select: str | None, project_dir: Path) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Format of floe's log lines on stderr (each names its trace, span and lineage run).",
+)
+def run_command(select: str | None, project_dir: Path, log_format: str) -> None:
     """Materialize the project's assets in-process; exit 1 if any fails."""
     from floe_scaffold.project import locate_project, run_project
 
+    _configure_logging(log_format)
     layout = locate_project(project_dir)
     console = _out()
     console.print(f"running {layout.package} ...", style="bold", markup=False)
@@ -248,6 +256,25 @@ def dev(project_dir: Path, host: str, port: int) -> None:
             f"cannot start {command[0]}: {error.strerror}; install dagster-webserver in this "
             "environment (pip install -e '.[dev]' in the project)"
         ) from None
+
+
+def _configure_logging(log_format: str) -> None:
+    """Send the floe_scaffold loggers to stderr as JSON or text, with trace and span ids."""
+    import logging
+
+    from floe_scaffold.tracing import JsonFormatter, TraceContextFilter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(TraceContextFilter())
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(levelname)s %(name)s: %(message)s [trace_id=%(trace_id)s]")
+        )
+    floe_logger = logging.getLogger("floe_scaffold")
+    floe_logger.setLevel(logging.INFO)
+    floe_logger.addHandler(handler)
 
 
 def _environments(artifacts: CompiledArtifacts, envs: Sequence[str]) -> list[Environment]:

@@ -36,15 +36,14 @@ from floe_scaffold.components._manifest import (
     dbt_executable,
     ensure_manifest,
 )
+from floe_scaffold.components._observe import observed_stream
 from floe_scaffold.components._resource import FloeDbtCliResource
 from floe_scaffold.components._translator import FloeTranslator
 from floe_scaffold.contract import CompiledArtifacts, load_artifacts
 from floe_scaffold.lineage import DagsterRun, LineageRecorder, LineageTarget, resolve_lineage
+from floe_scaffold.tracing import SpanRecorder, TracingTarget, resolve_tracing
 
-__all__ = ["FloeDbtProject", "LineageSettings"]
-
-#: How long a finished run waits at most for its lineage events to be sent.
-_FLUSH_SECONDS = 1.0
+__all__ = ["FloeDbtProject", "LineageSettings", "TracingSettings"]
 
 
 class LineageSettings(dg.Model):
@@ -54,6 +53,15 @@ class LineageSettings(dg.Model):
     endpoint: str | None = Field(default=None, description="OpenLineage HTTP endpoint.")
     namespace: str | None = Field(default=None, description="OpenLineage job namespace.")
     timeout: float = Field(default=2.0, description="HTTP timeout in seconds (0-30).")
+
+
+class TracingSettings(dg.Model):
+    """Overrides of the contract's tracing settings (unset: the contract and OTEL_*)."""
+
+    enabled: bool | None = Field(default=None, description="Make OpenTelemetry spans.")
+    endpoint: str | None = Field(default=None, description="OTLP endpoint (gRPC or HTTP).")
+    protocol: str | None = Field(default=None, description="`grpc` or `http/protobuf`.")
+    timeout: float | None = Field(default=None, description="Export timeout in seconds.")
 
 
 class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
@@ -86,6 +94,10 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
         default_factory=LineageSettings,
         description="OpenLineage: overrides of the contract's observability.lineage settings.",
     )
+    tracing: TracingSettings = Field(
+        default_factory=TracingSettings,
+        description="OpenTelemetry: overrides of the contract's observability.traces settings.",
+    )
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         root = Path(context.project_root)
@@ -106,6 +118,7 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
         classifications = _classifications(contract)
         translator = FloeTranslator(classifications)
         lineage = self._lineage_target(root, contract)
+        tracing = self._tracing_target(root, contract)
         profile_output = _profile_output(profiles_dir, self.profile, self.target, project_dir)
         resource = FloeDbtCliResource(
             project_dir=str(project_dir),
@@ -127,6 +140,7 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
         )
         def _dbt_assets(context: AssetExecutionContext) -> Iterator[Any]:
             invocation = resource.cli(cli_args, context=context)
+            command = cli_args[0] if cli_args else "build"
             recorder = None
             if lineage.enabled:
                 recorder = LineageRecorder(
@@ -134,11 +148,23 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
                     manifest=manifest,
                     profile_output=profile_output,
                     dbt_project_dir=project_dir,
-                    command=cli_args[0] if cli_args else "build",
+                    command=command,
                     dagster_run=DagsterRun(context.run.run_id, context.run.job_name),
                     classifications=classifications,
                 )
-            yield from _stream(invocation, context, recorder)
+            spans = None
+            if tracing.enabled:
+                spans = SpanRecorder(
+                    tracing,
+                    manifest=manifest,
+                    compute_target=str(manifest.get("metadata", {}).get("adapter_type", "")),
+                    dagster_run_id=context.run.run_id,
+                    dagster_job=context.run.job_name,
+                    asset_key_of=lambda node: translator.get_asset_key(node).to_user_string(),
+                )
+            yield from observed_stream(
+                invocation, context, command=command, spans=spans, lineage=recorder
+            )
 
         return dg.Definitions(assets=[_dbt_assets])
 
@@ -146,6 +172,27 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
         if not self.artifacts or not (root / self.artifacts).exists():
             return None
         return load_artifacts(root / self.artifacts)
+
+    def _tracing_target(self, root: Path, contract: CompiledArtifacts | None) -> TracingTarget:
+        observability = contract.observability if contract else None
+        attributes = dict(observability.attributes) if observability else {}
+        context = contract.environment_context if contract else None
+        if context is not None:
+            attributes.setdefault("floe.tenant_id", context.tenant_id)
+            attributes.setdefault("floe.tenant_slug", context.tenant_slug)
+            attributes.setdefault("floe.project_slug", context.project_slug)
+            attributes.setdefault("floe.environment_type", context.environment_type)
+        service = attributes.pop("service.name", None) or root.name
+        return resolve_tracing(
+            service_name=service,
+            enabled=self.tracing.enabled,
+            endpoint=self.tracing.endpoint,
+            protocol=self.tracing.protocol,
+            timeout=self.tracing.timeout,
+            contract_enabled=observability.traces if observability else True,
+            contract_endpoint=observability.otlp_endpoint if observability else None,
+            attributes=attributes,
+        )
 
     def _lineage_target(self, root: Path, contract: CompiledArtifacts | None) -> LineageTarget:
         observability = contract.observability if contract else None
@@ -192,33 +239,6 @@ def _profile_output(
 def _project_profile(project_dir: Path) -> str:
     loaded = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
     return str(loaded["profile"])
-
-
-def _stream(
-    invocation: Any, context: AssetExecutionContext, recorder: LineageRecorder | None
-) -> Iterator[Any]:
-    """dagster-dbt's event stream, with each dbt event also handed to the lineage recorder."""
-    if recorder is not None:
-        recorder.start(invocation.target_path)
-    try:
-        for event in invocation.stream_raw_events():
-            if recorder is not None:
-                recorder.on_dbt_event(event.raw_event)
-            yield from event.to_default_asset_events(
-                manifest=invocation.manifest,
-                dagster_dbt_translator=invocation.dagster_dbt_translator,
-                context=context,
-                target_path=invocation.target_path,
-                project=invocation.project,
-            )
-    except BaseException as error:
-        if recorder is not None:
-            recorder.finish(success=False, message=str(error) or type(error).__name__)
-            recorder.flush(_FLUSH_SECONDS)
-        raise
-    if recorder is not None:
-        recorder.finish(success=True)
-        recorder.flush(_FLUSH_SECONDS)
 
 
 def _op_name(project_dir: Path) -> str:

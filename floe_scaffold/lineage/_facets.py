@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import ClassVar
 
 import attr
-from openlineage.client.generated.base import DatasetFacet
+from openlineage.client.generated.base import DatasetFacet, RunFacet
 from openlineage.client.utils import RedactMixin
 
 __all__ = [
     "SCHEMA_DIR",
     "ColumnClassification",
     "ColumnClassificationDatasetFacet",
+    "TraceCorrelationRunFacet",
 ]
 
 #: Where the JSON Schemas of floe's facets live; their ``$id`` is what ``_schemaURL`` names.
@@ -42,3 +43,18 @@ class ColumnClassificationDatasetFacet(DatasetFacet):
         return (
             f"{_BASE}/ColumnClassificationDatasetFacet.json#/$defs/ColumnClassificationDatasetFacet"
         )
+
+
+@attr.define
+class TraceCorrelationRunFacet(RunFacet):
+    """The OpenTelemetry span of a run (SC-008); facet key ``traceCorrelation``."""
+
+    traceId: str  # noqa: N815 - OpenLineage field name
+    spanId: str  # noqa: N815 - OpenLineage field name
+
+    _additional_skip_redact: ClassVar[list[str]] = ["traceId", "spanId"]
+
+    @staticmethod
+    def _get_schema() -> str:
+        name = "TraceCorrelationRunFacet"
+        return f"{_BASE}/{name}.json#/$defs/{name}"

@@ -19,7 +19,8 @@ from openlineage.client.uuid import generate_new_uuid
 
 from floe_scaffold.lineage._config import LineageTarget
 from floe_scaffold.lineage._dispatch import Dispatcher
-from floe_scaffold.lineage._events import Parent, dataset, run_event, utc
+from floe_scaffold.lineage._events import PRODUCER, Parent, dataset, run_event, utc
+from floe_scaffold.lineage._facets import TraceCorrelationRunFacet
 from floe_scaffold.lineage._naming import dataset_name, dataset_namespace, node_job_name
 from floe_scaffold.lineage._transport import dispatcher_for
 
@@ -108,6 +109,7 @@ class LineageRecorder:
         self._run_ids: dict[str, str] = {}
         self._errors: _ErrorLog | None = None
         self._target_path: Path | None = None
+        self._invocation_trace: tuple[str, str] | None = None
         self._dispatcher: Dispatcher = dispatcher_for(target)
         self.run_id = str(generate_new_uuid())
         self.job_name = f"dbt-run-{self._project}"
@@ -132,12 +134,20 @@ class LineageRecorder:
 
     # -- the invocation ---------------------------------------------------------------------
 
-    def start(self, target_path: Path | None) -> None:
+    def start(self, target_path: Path | None, trace: tuple[str, str] | None = None) -> None:
         """Send START for the dbt invocation (the parent job of every node event)."""
         if target_path is not None:
             self._target_path = target_path
             self._errors = _ErrorLog(target_path / "dbt.log")
-        self._submit(RunState.START, self.run_id, self.job_name, utc(), parent=self._dagster_parent)
+        self._invocation_trace = trace
+        self._submit(
+            RunState.START,
+            self.run_id,
+            self.job_name,
+            utc(),
+            parent=self._dagster_parent,
+            trace=trace,
+        )
 
     def finish(self, *, success: bool, message: str | None = None) -> None:
         """Send COMPLETE or FAIL for the dbt invocation."""
@@ -149,6 +159,7 @@ class LineageRecorder:
             utc(),
             parent=self._dagster_parent,
             error=None if success else (message or "dbt failed"),
+            trace=self._invocation_trace,
         )
 
     def flush(self, timeout: float) -> bool:
@@ -157,8 +168,11 @@ class LineageRecorder:
 
     # -- dbt's events -----------------------------------------------------------------------
 
-    def on_dbt_event(self, raw: Mapping[str, Any]) -> None:
-        """Handle one structured dbt log event (never raises for an unexpected shape)."""
+    def on_dbt_event(self, raw: Mapping[str, Any], trace: tuple[str, str] | None = None) -> None:
+        """Handle one structured dbt log event (never raises for an unexpected shape).
+
+        ``trace`` is the node's span ``(trace_id, span_id)``, sent as ``traceCorrelation``.
+        """
         name = raw.get("info", {}).get("name")
         node_info = raw.get("data", {}).get("node_info") or {}
         unique_id = str(node_info.get("unique_id") or "")
@@ -167,7 +181,7 @@ class LineageRecorder:
             return
         if name == "LogStartLine" and unique_id not in self._run_ids:
             self._run_ids[unique_id] = str(generate_new_uuid())
-            self._node_event(RunState.START, node, node_info.get("node_started_at"))
+            self._node_event(RunState.START, node, node_info.get("node_started_at"), trace=trace)
         elif name in _RESULT_EVENTS and unique_id in self._run_ids:
             status = str(node_info.get("node_status") or raw["data"].get("status") or "").lower()
             failed = status in _FAILED
@@ -176,8 +190,14 @@ class LineageRecorder:
                 node,
                 node_info.get("node_finished_at"),
                 status=status,
-                error=self._error_text(node, raw) if failed else None,
+                error=self.failure_message(unique_id, raw) if failed else None,
+                trace=trace,
             )
+
+    def failure_message(self, unique_id: str, raw: Mapping[str, Any]) -> str:
+        """Dbt's own error text for a failed node (from its debug log), else a summary."""
+        node = self._nodes.get(unique_id) or {"unique_id": unique_id, "name": unique_id}
+        return self._error_text(node, raw)
 
     def _error_text(self, node: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
         found = self._errors.message_for(node["unique_id"]) if self._errors else None
@@ -196,6 +216,7 @@ class LineageRecorder:
         *,
         status: str = "",
         error: str | None = None,
+        trace: tuple[str, str] | None = None,
     ) -> None:
         unique_id = str(node["unique_id"])
         resource = str(node["resource_type"])
@@ -219,6 +240,7 @@ class LineageRecorder:
                 inputs=inputs,
                 assertions=assertions,
                 error=error,
+                trace=trace,
             )
             return
         inputs = [self._dataset(parent, with_schema=False) for parent in self._inputs(unique_id)]
@@ -233,6 +255,7 @@ class LineageRecorder:
             inputs=inputs,
             outputs=[self._dataset(node, with_schema=True)],
             error=error,
+            trace=trace,
         )
 
     def _inputs(self, unique_id: str) -> list[Mapping[str, Any]]:
@@ -304,8 +327,19 @@ class LineageRecorder:
         return str(raw) if raw else None
 
     def _submit(
-        self, state: RunState, run_id: str, job_name: str, when: str, **kwargs: Any
+        self,
+        state: RunState,
+        run_id: str,
+        job_name: str,
+        when: str,
+        trace: tuple[str, str] | None = None,
+        **kwargs: Any,
     ) -> None:
+        facets = dict(self._run_facets)
+        if trace is not None:
+            facets["traceCorrelation"] = TraceCorrelationRunFacet(
+                traceId=trace[0], spanId=trace[1], producer=PRODUCER
+            )
         try:
             event = run_event(
                 state,
@@ -314,7 +348,7 @@ class LineageRecorder:
                 job_name=job_name,
                 event_time=when,
                 dialect=self._adapter or None,
-                run_facets=self._run_facets,
+                run_facets=facets,
                 **kwargs,
             )
         except Exception:  # noqa: BLE001 - lineage must never fail a run

@@ -94,3 +94,32 @@ def slow_drip_url() -> Iterator[str]:
     """A ``http://127.0.0.1:PORT`` that answers a valid 201, one byte per second (about 44 s)."""
     with slow_drip_endpoint() as url:
         yield url
+
+
+# --------------------------------------------------------------------------------------------------
+# OpenTelemetry: an OTLP receiver per test, and an environment without OTEL_* variables
+# --------------------------------------------------------------------------------------------------
+
+# Imported here, not at the top, so this section stays an append-only addition to the file.
+from tests.observability.otlp_receiver import OtlpReceiver  # noqa: E402
+
+
+@pytest.fixture
+def otlp_receiver() -> Iterator[OtlpReceiver]:
+    """A running OTLP trace receiver (gRPC + HTTP) on 127.0.0.1 (mode ``ok``; set ``.mode``)."""
+    with OtlpReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def otel_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """Isolate the OpenTelemetry SDK from the machine: no ``OTEL_*`` variable is set.
+
+    The SDK and the exporters read ``OTEL_SDK_DISABLED``, ``OTEL_SERVICE_NAME``,
+    ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_EXPORTER_OTLP_*`` etc. when objects are *built*, so a stray
+    variable changes what a test sees. Returns the monkeypatch, to set variables for this test only.
+    """
+    for name in list(os.environ):
+        if name.upper().startswith("OTEL_"):
+            monkeypatch.delenv(name)
+    return monkeypatch

@@ -1,0 +1,94 @@
+"""OpenLineage cost on the demo project: event latency, and run wall time by endpoint state.
+
+Scenarios are run alternately (off, receiver up, refused, hanging, off, …) so drift hits all
+alike; the baseline is the same run with lineage off.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import tempfile
+import time
+from contextlib import ExitStack
+from datetime import datetime
+from pathlib import Path
+
+from bench._timing import Figure, with_ratio
+from bench.project import BIN, ENV
+from floe_scaffold.project import init_project
+from tests.observability.lineage_receiver import (
+    LineageReceiver,
+    hanging_endpoint,
+    refused_endpoint,
+)
+
+
+def _floe_run(project: Path, env: dict[str, str]) -> float:
+    clean = {k: v for k, v in ENV.items() if not k.startswith("OPENLINEAGE")}
+    start = time.perf_counter()
+    done = subprocess.run(
+        [str(BIN / "floe"), "run"],
+        cwd=project,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"floe run failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return time.perf_counter() - start
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def run(*, quick: bool) -> list[Figure]:
+    """Measure and return the figures of this benchmark."""
+    runs = 3 if quick else 5
+    with tempfile.TemporaryDirectory(prefix="floe-bench-lineage-") as scratch, ExitStack() as stack:
+        project = Path(scratch) / "shop"
+        init_project(project, git=False)
+        receiver = stack.enter_context(LineageReceiver())
+        scenarios = {
+            "run, lineage off": {"OPENLINEAGE_DISABLED": "true"},
+            "run, lineage to a live receiver": {"OPENLINEAGE_URL": receiver.url},
+            "run, lineage endpoint refused": {
+                "OPENLINEAGE_URL": stack.enter_context(refused_endpoint())
+            },
+            "run, lineage endpoint hanging": {
+                "OPENLINEAGE_URL": stack.enter_context(hanging_endpoint())
+            },
+        }
+        for env in scenarios.values():  # warm-up, and the first parse
+            _floe_run(project, env)
+        receiver.clear()
+        samples: dict[str, list[float]] = {name: [] for name in scenarios}
+        for _ in range(runs):
+            for name, env in scenarios.items():
+                samples[name].append(_floe_run(project, env))
+        latencies = []
+        for event, received in zip(receiver.events, receiver.received_at, strict=True):
+            if event["job"]["name"].startswith("dbt-run-"):
+                continue
+            happened = datetime.fromisoformat(event["eventTime"].replace("Z", "+00:00"))
+            latencies.append(received - happened.timestamp())
+    figures = [
+        Figure(name, statistics.median(values), min(values), max(values), runs)
+        for name, values in samples.items()
+    ]
+    baseline = figures[0]
+    figures = [baseline, *(with_ratio(figure, baseline) for figure in figures[1:])]
+    figures.append(
+        Figure(
+            f"lineage event latency p50 (p99 {_percentile(latencies, 0.99) * 1000:.0f} ms)",
+            _percentile(latencies, 0.5),
+            min(latencies),
+            max(latencies),
+            len(latencies),
+        )
+    )
+    return figures

@@ -1,0 +1,24 @@
+"""OpenTelemetry for dbt runs: a span per asset materialization, trace ids in logs.
+
+See ``_config`` for where spans go, ``_provider`` for the bounded export and shutdown, and
+``_logging`` for log correlation.
+"""
+
+from floe_scaffold.tracing._config import TracingTarget, resolve_tracing
+from floe_scaffold.tracing._logging import RUN_LOGGER, JsonFormatter, TraceContextFilter
+from floe_scaffold.tracing._provider import SHUTDOWN_SECONDS, provider_for, shutdown_all
+from floe_scaffold.tracing._recorder import SpanRecorder, TraceIds, ids
+
+__all__ = [
+    "RUN_LOGGER",
+    "SHUTDOWN_SECONDS",
+    "JsonFormatter",
+    "SpanRecorder",
+    "TraceContextFilter",
+    "TraceIds",
+    "TracingTarget",
+    "ids",
+    "provider_for",
+    "resolve_tracing",
+    "shutdown_all",
+]
