@@ -12,22 +12,32 @@ import sys
 import time
 from pathlib import Path
 
-from bench import lineage, profiles, project
+from bench import lineage, profiles, project, tracing
 from bench._timing import Figure
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SUITES = {"profiles": profiles.run, "project": project.run, "lineage": lineage.run}
+SUITES = {
+    "profiles": profiles.run,
+    "project": project.run,
+    "lineage": lineage.run,
+    "tracing": tracing.run,
+}
 
 
 def _table(figures: list[Figure]) -> str:
-    rows = [f"{'figure':<42} {'median':>10} {'min-max':>21} {'runs':>4}  ratio"]
+    rows = [f"{'figure':<46} {'median':>10} {'min-max':>21} {'runs':>4}  ratio"]
     # seconds or milliseconds, whichever reads better for the figure
     for figure in figures:
         ratio = f"{figure.ratio:.2f}x {figure.baseline}" if figure.ratio is not None else ""
-        scale, unit = (1000, "ms") if figure.high < 1 else (1, "s")
+        if figure.high < 0.001:
+            scale, unit = 1_000_000, "us"
+        elif figure.high < 1:
+            scale, unit = 1000, "ms"
+        else:
+            scale, unit = 1, "s"
         spread = f"{figure.low * scale:.1f}-{figure.high * scale:.1f} {unit}"
         rows.append(
-            f"{figure.name:<42} {figure.median * scale:>7.1f} {unit:<2} {spread:>21} "
+            f"{figure.name:<46} {figure.median * scale:>7.1f} {unit:<2} {spread:>21} "
             f"{figure.runs:>4}  {ratio}"
         )
     return "\n".join(rows)
