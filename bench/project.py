@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -195,8 +196,7 @@ def _dev_ready(where: Path, runs: int) -> list[Figure]:
         try:
             samples.append(_wait_for_assets(port, start))
         finally:
-            os.killpg(process.pid, 15)
-            process.wait(timeout=60)
+            _stop(process)
     return [
         Figure(
             "floe dev until assets are served",
@@ -206,6 +206,16 @@ def _dev_ready(where: Path, runs: int) -> list[Figure]:
             runs,
         )
     ]
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C for `dagster dev` (its own way to stop), then SIGKILL the group if it lingers."""
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
 
 
 def _wait_for_assets(port: int, start: float) -> float:

@@ -50,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     figures: list[Figure] = []
     for name in args.only or list(SUITES):
-        figures.extend(SUITES[name](quick=args.quick))
-    print(_table(figures))
+        measured = SUITES[name](quick=args.quick)
+        print(_table(measured), flush=True)  # each suite as soon as it is measured
+        figures.extend(measured)
     RESULTS.mkdir(exist_ok=True)
     record = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),

@@ -36,12 +36,11 @@ from floe_scaffold.components._manifest import (
     dbt_executable,
     ensure_manifest,
 )
-from floe_scaffold.components._observe import observed_stream
 from floe_scaffold.components._resource import FloeDbtCliResource
 from floe_scaffold.components._translator import FloeTranslator
 from floe_scaffold.contract import CompiledArtifacts, load_artifacts
-from floe_scaffold.lineage import DagsterRun, LineageRecorder, LineageTarget, resolve_lineage
-from floe_scaffold.tracing import SpanRecorder, TracingTarget, resolve_tracing
+from floe_scaffold.lineage import LineageTarget, resolve_lineage
+from floe_scaffold.tracing import TracingTarget, resolve_tracing
 
 __all__ = ["FloeDbtProject", "LineageSettings", "TracingSettings"]
 
@@ -139,6 +138,12 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
             name=_op_name(project_dir),
         )
         def _dbt_assets(context: AssetExecutionContext) -> Iterator[Any]:
+            # Loaded when a run starts, not when definitions load (the OpenLineage client alone
+            # costs a quarter of a second to import).
+            from floe_scaffold.components._observe import observed_stream
+            from floe_scaffold.lineage._recorder import DagsterRun, LineageRecorder
+            from floe_scaffold.tracing import SpanRecorder
+
             invocation = resource.cli(cli_args, context=context)
             command = cli_args[0] if cli_args else "build"
             recorder = None

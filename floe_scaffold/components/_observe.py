@@ -15,7 +15,7 @@ from typing import Any
 from dagster import AssetExecutionContext
 from opentelemetry import trace
 
-from floe_scaffold.lineage import LineageRecorder
+from floe_scaffold.lineage._recorder import LineageRecorder
 from floe_scaffold.tracing import RUN_LOGGER, SpanRecorder, TraceContextFilter, ids
 
 __all__ = ["observed_stream"]

@@ -205,8 +205,12 @@ def test_floe_dev_serves_every_model(demo_project: Path, tmp_path: Path) -> None
     finally:
         import os
 
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
     assert keys >= {"raw_orders", "stg_orders", "orders", "customers"}
 
 
