@@ -17,8 +17,10 @@ from pathlib import Path
 from bench._timing import Figure, with_ratio
 from bench.project import BIN, ENV
 from floe_scaffold.project import init_project
+from tests.observability.conftest import floe_facet_schema_files
 from tests.observability.lineage_receiver import (
     LineageReceiver,
+    OpenLineageValidator,
     hanging_endpoint,
     refused_endpoint,
 )
@@ -52,7 +54,8 @@ def run(*, quick: bool) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="floe-bench-lineage-") as scratch, ExitStack() as stack:
         project = Path(scratch) / "shop"
         init_project(project, git=False)
-        receiver = stack.enter_context(LineageReceiver())
+        validator = OpenLineageValidator(extra_schema_files=floe_facet_schema_files())
+        receiver = stack.enter_context(LineageReceiver(validator))
         scenarios = {
             "run, lineage off": {"OPENLINEAGE_DISABLED": "true"},
             "run, lineage to a live receiver": {"OPENLINEAGE_URL": receiver.url},
@@ -70,6 +73,8 @@ def run(*, quick: bool) -> list[Figure]:
         for _ in range(runs):
             for name, env in scenarios.items():
                 samples[name].append(_floe_run(project, env))
+        if receiver.invalid:
+            raise RuntimeError(f"the receiver rejected events: {receiver.invalid[:1]}")
         latencies = []
         for event, received in zip(receiver.events, receiver.received_at, strict=True):
             if event["job"]["name"].startswith("dbt-run-"):

@@ -62,13 +62,6 @@ def provider_for(target: TracingTarget) -> TracerProvider:
         return provider
 
 
-def flush(provider: TracerProvider, timeout: float = SHUTDOWN_SECONDS) -> None:
-    """Push finished spans out, waiting at most ``timeout`` seconds."""
-    worker = threading.Thread(target=provider.force_flush, daemon=True, name="floe-otel-flush")
-    worker.start()
-    worker.join(timeout)
-
-
 def shutdown_all(timeout: float = SHUTDOWN_SECONDS) -> None:
     """Shut every provider down in a daemon thread; never hold the process longer."""
     with _lock:

@@ -16,7 +16,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from floe_scaffold.tracing._config import TracingTarget
-from floe_scaffold.tracing._provider import flush, provider_for
+from floe_scaffold.tracing._provider import provider_for
 
 __all__ = ["SpanRecorder", "TraceIds"]
 
@@ -153,7 +153,12 @@ class SpanRecorder:
         return result
 
     def finish(self, *, error: BaseException | None) -> None:
-        """Close the step span (and any node left open) and push spans out (bounded)."""
+        """Close the step span (and any node left open).
+
+        Spans leave with the batch processor's schedule, and at the latest through the bounded
+        exit hook (``_provider.shutdown_all``): a down collector costs a process one bounded wait,
+        not one per step.
+        """
         for span in self._spans.values():
             span.set_status(Status(StatusCode.ERROR, "dbt did not report a result"))
             span.end()
@@ -167,4 +172,3 @@ class SpanRecorder:
             self._step.set_attribute("floe.materializations", self.materializations)
             self._step.end()
             self._step = None
-        flush(self._provider)
