@@ -7,15 +7,13 @@ alike; the baseline is the same run with lineage off.
 from __future__ import annotations
 
 import statistics
-import subprocess
 import tempfile
-import time
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 
 from bench._timing import Figure, with_ratio
-from bench.project import BIN, ENV
+from bench.project import timed_floe_run
 from floe_scaffold.project import init_project
 from tests.observability.conftest import floe_facet_schema_files
 from tests.observability.lineage_receiver import (
@@ -24,23 +22,6 @@ from tests.observability.lineage_receiver import (
     hanging_endpoint,
     refused_endpoint,
 )
-
-
-def _floe_run(project: Path, env: dict[str, str]) -> float:
-    clean = {k: v for k, v in ENV.items() if not k.startswith("OPENLINEAGE")}
-    start = time.perf_counter()
-    done = subprocess.run(
-        [str(BIN / "floe"), "run"],
-        cwd=project,
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"floe run failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    return time.perf_counter() - start
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -67,12 +48,12 @@ def run(*, quick: bool) -> list[Figure]:
             },
         }
         for env in scenarios.values():  # warm-up, and the first parse
-            _floe_run(project, env)
+            timed_floe_run(project, env)
         receiver.clear()
         samples: dict[str, list[float]] = {name: [] for name in scenarios}
         for _ in range(runs):
             for name, env in scenarios.items():
-                samples[name].append(_floe_run(project, env))
+                samples[name].append(timed_floe_run(project, env))
         if receiver.invalid:
             raise RuntimeError(f"the receiver rejected events: {receiver.invalid[:1]}")
         latencies = []

@@ -66,6 +66,14 @@ def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> No
         raise RuntimeError(f"{command} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
 
 
+def timed_floe_run(project: Path, env: dict[str, str]) -> float:
+    """Seconds of one ``floe run`` in ``project`` with only the given OTel/OpenLineage settings."""
+    clean = {k: v for k, v in ENV.items() if not k.startswith(("OTEL_", "OPENLINEAGE"))}
+    start = time.perf_counter()
+    _run([str(BIN / "floe"), "run"], project, {**clean, **env})
+    return time.perf_counter() - start
+
+
 def _pair(
     name_a: str,
     action_a: Callable[[], None],

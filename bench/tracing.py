@@ -7,14 +7,12 @@ run with tracing off (``OTEL_SDK_DISABLED=true``).
 from __future__ import annotations
 
 import statistics
-import subprocess
 import tempfile
-import time
 from contextlib import ExitStack
 from pathlib import Path
 
 from bench._timing import Figure, measure, with_ratio
-from bench.project import BIN, ENV
+from bench.project import timed_floe_run
 from floe_scaffold.project import init_project
 from floe_scaffold.tracing import SpanRecorder, TracingTarget
 from tests.observability.lineage_receiver import hanging_endpoint, refused_endpoint
@@ -56,23 +54,6 @@ def _span_overhead(runs: int) -> Figure:
     return figure
 
 
-def _floe_run(project: Path, env: dict[str, str]) -> float:
-    clean = {k: v for k, v in ENV.items() if not k.startswith(("OTEL_", "OPENLINEAGE"))}
-    start = time.perf_counter()
-    done = subprocess.run(
-        [str(BIN / "floe"), "run"],
-        cwd=project,
-        env={**clean, "OPENLINEAGE_DISABLED": "true", **env},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"floe run failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    return time.perf_counter() - start
-
-
 def run(*, quick: bool) -> list[Figure]:
     """Measure and return the figures of this benchmark."""
     runs = 3 if quick else 5
@@ -94,11 +75,13 @@ def run(*, quick: bool) -> list[Figure]:
             },
         }
         for env in scenarios.values():
-            _floe_run(project, env)
+            timed_floe_run(project, {"OPENLINEAGE_DISABLED": "true", **env})
         samples: dict[str, list[float]] = {name: [] for name in scenarios}
         for _ in range(runs):
             for name, env in scenarios.items():
-                samples[name].append(_floe_run(project, env))
+                samples[name].append(
+                    timed_floe_run(project, {"OPENLINEAGE_DISABLED": "true", **env})
+                )
     measured = [
         Figure(name, statistics.median(values), min(values), max(values), runs)
         for name, values in samples.items()

@@ -16,20 +16,11 @@ from floe_scaffold.project import init_project
 from tests.helpers import GOLDEN_DIR, build_contract, contract_for, write_json
 from tests.observability.lineage_receiver import LineageReceiver
 from tests.profiles.conftest import PostgresInfo
-from tests.project.conftest import BIN, quiet_env, run_in
+from tests.project.conftest import BIN, DEMO_ASSETS, quiet_env, run_in
 
 pytestmark = pytest.mark.slow
 
-ASSETS = {
-    "raw_customers",
-    "raw_orders",
-    "raw_payments",
-    "stg_customers",
-    "stg_orders",
-    "stg_payments",
-    "orders",
-    "customers",
-}
+ASSETS = DEMO_ASSETS
 
 
 @dataclass(frozen=True)

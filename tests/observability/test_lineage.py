@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -15,12 +14,12 @@ import pytest
 
 from floe_scaffold.project import init_project
 from tests.observability.lineage_receiver import LineageReceiver, OpenLineageValidator
-from tests.project.conftest import BIN, quiet_env
+from tests.project.conftest import DEMO_ASSETS, floe_run
 
 pytestmark = pytest.mark.slow
 
-MODELS = {"stg_customers", "stg_orders", "stg_payments", "orders", "customers"}
 SEEDS = {"raw_customers", "raw_orders", "raw_payments"}
+MODELS = DEMO_ASSETS - SEEDS
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +27,7 @@ def lineage_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo project, parsed once; each test runs a copy of it."""
     dest = tmp_path_factory.mktemp("lineage") / "shop"
     init_project(dest, git=False)
-    done = _floe_run(dest, {"OPENLINEAGE_DISABLED": "true"}, "--select", "raw_orders")
+    done = floe_run(dest, {"OPENLINEAGE_DISABLED": "true"}, "--select", "raw_orders")
     assert done.returncode == 0, done.stdout + done.stderr
     return dest
 
@@ -38,19 +37,6 @@ def project(lineage_project: Path, tmp_path: Path) -> Iterator[Path]:
     copy = tmp_path / "shop"
     shutil.copytree(lineage_project, copy, ignore=shutil.ignore_patterns("*.duckdb", "lineage"))
     yield copy
-
-
-def _floe_run(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in quiet_env().items() if not k.startswith("OPENLINEAGE")}
-    return subprocess.run(
-        [str(BIN / "floe"), "run", *args],
-        cwd=project,
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
 
 
 def _node(event: dict[str, Any]) -> str:
@@ -72,7 +58,7 @@ def _by_job(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 def test_every_model_gets_start_then_complete(
     project: Path, lineage_receiver: LineageReceiver
 ) -> None:
-    done = _floe_run(project, {"OPENLINEAGE_URL": lineage_receiver.url})
+    done = floe_run(project, {"OPENLINEAGE_URL": lineage_receiver.url})
     assert done.returncode == 0, done.stdout + done.stderr
     events = lineage_receiver.events
     assert lineage_receiver.invalid == []
@@ -115,7 +101,7 @@ def test_every_model_gets_start_then_complete(
 def test_classified_columns_reach_the_dataset_facets(
     project: Path, lineage_receiver: LineageReceiver, lineage_validator: OpenLineageValidator
 ) -> None:
-    done = _floe_run(project, {"OPENLINEAGE_URL": lineage_receiver.url})
+    done = floe_run(project, {"OPENLINEAGE_URL": lineage_receiver.url})
     assert done.returncode == 0, done.stderr
     customers = [
         e
@@ -135,7 +121,7 @@ def test_classified_columns_reach_the_dataset_facets(
 def test_data_tests_are_quality_assertions_on_the_tested_dataset(
     project: Path, lineage_receiver: LineageReceiver
 ) -> None:
-    done = _floe_run(project, {"OPENLINEAGE_URL": lineage_receiver.url})
+    done = floe_run(project, {"OPENLINEAGE_URL": lineage_receiver.url})
     assert done.returncode == 0, done.stderr
     tests = [
         e
@@ -160,7 +146,7 @@ def test_a_failing_model_gets_fail_with_dbts_message(
     (project / "dbt/models/marts/orders.sql").write_text(
         "select order_id, no_such_column from {{ ref('stg_orders') }}\n", encoding="utf-8"
     )
-    done = _floe_run(project, {"OPENLINEAGE_URL": lineage_receiver.url})
+    done = floe_run(project, {"OPENLINEAGE_URL": lineage_receiver.url})
     assert done.returncode == 1
     assert lineage_receiver.invalid == []
     jobs = _by_job(lineage_receiver.events)
@@ -177,7 +163,7 @@ def test_a_failing_model_gets_fail_with_dbts_message(
 
 
 def test_without_an_endpoint_lineage_goes_to_a_local_file(project: Path) -> None:
-    done = _floe_run(project, {})
+    done = floe_run(project, {})
     assert done.returncode == 0, done.stderr
     lines = (project / ".floe/lineage/events.jsonl").read_text(encoding="utf-8").splitlines()
     events = [json.loads(line) for line in lines]
@@ -189,7 +175,7 @@ def test_without_an_endpoint_lineage_goes_to_a_local_file(project: Path) -> None
 def test_openlineage_disabled_sends_and_writes_nothing(
     project: Path, lineage_receiver: LineageReceiver
 ) -> None:
-    done = _floe_run(
+    done = floe_run(
         project, {"OPENLINEAGE_URL": lineage_receiver.url, "OPENLINEAGE_DISABLED": "true"}
     )
     assert done.returncode == 0, done.stderr
@@ -212,10 +198,10 @@ def test_a_broken_endpoint_never_fails_or_holds_the_run(
     else:
         url = request.getfixturevalue(endpoint)
     started = time.monotonic()
-    baseline = _floe_run(project, {"OPENLINEAGE_DISABLED": "true"})
+    baseline = floe_run(project, {"OPENLINEAGE_DISABLED": "true"})
     off = time.monotonic() - started
     started = time.monotonic()
-    done = _floe_run(project, {"OPENLINEAGE_URL": url})
+    done = floe_run(project, {"OPENLINEAGE_URL": url})
     broken = time.monotonic() - started
     assert baseline.returncode == 0
     assert done.returncode == 0, done.stdout + done.stderr

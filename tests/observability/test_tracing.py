@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,25 +13,16 @@ import pytest
 from floe_scaffold.project import init_project
 from floe_scaffold.tracing import resolve_tracing
 from tests.observability.otlp_receiver import OtlpReceiver, ReceivedSpan
-from tests.project.conftest import BIN, quiet_env
+from tests.project.conftest import DEMO_ASSETS, floe_run
 
-MATERIALIZED = {
-    "raw_customers",
-    "raw_orders",
-    "raw_payments",
-    "stg_customers",
-    "stg_orders",
-    "stg_payments",
-    "orders",
-    "customers",
-}
+MATERIALIZED = DEMO_ASSETS
 
 
 @pytest.fixture(scope="module")
 def tracing_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dest = tmp_path_factory.mktemp("tracing") / "shop"
     init_project(dest, git=False)
-    done = _floe_run(dest, {"OTEL_SDK_DISABLED": "true"}, "--select", "raw_orders")
+    done = floe_run(dest, {"OTEL_SDK_DISABLED": "true"}, "--select", "raw_orders")
     assert done.returncode == 0, done.stdout + done.stderr
     return dest
 
@@ -42,19 +32,6 @@ def project(tracing_project: Path, tmp_path: Path) -> Iterator[Path]:
     copy = tmp_path / "shop"
     shutil.copytree(tracing_project, copy, ignore=shutil.ignore_patterns("*.duckdb", "lineage"))
     yield copy
-
-
-def _floe_run(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in quiet_env().items() if not k.startswith(("OTEL_", "OPENLINEAGE"))}
-    return subprocess.run(
-        [str(BIN / "floe"), "run", *args],
-        cwd=project,
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
 
 
 def _materializations(spans: list[ReceivedSpan]) -> dict[str, ReceivedSpan]:
@@ -75,7 +52,7 @@ def test_a_span_per_materialization_under_the_step_span(
 ) -> None:
     endpoint = otlp_receiver.grpc_endpoint if protocol == "grpc" else otlp_receiver.http_endpoint
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": protocol}
-    done = _floe_run(project, env)
+    done = floe_run(project, env)
     assert done.returncode == 0, done.stdout + done.stderr
     spans = otlp_receiver.wait_for(len(MATERIALIZED) + 1, timeout=10)
     step = otlp_receiver.span("dbt build shop")
@@ -104,7 +81,7 @@ def test_a_failing_model_gets_an_error_span_with_dbts_message(
     (project / "dbt/models/marts/orders.sql").write_text(
         "select order_id, no_such_column from {{ ref('stg_orders') }}\n", encoding="utf-8"
     )
-    done = _floe_run(project, {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.http_endpoint})
+    done = floe_run(project, {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.http_endpoint})
     assert done.returncode == 1
     otlp_receiver.wait_for_span("materialize orders", timeout=10)
     orders = otlp_receiver.span("materialize orders")
@@ -122,7 +99,7 @@ def test_a_failing_model_gets_an_error_span_with_dbts_message(
 def test_logs_spans_and_lineage_lead_to_each_other(
     project: Path, otlp_receiver: OtlpReceiver
 ) -> None:
-    done = _floe_run(
+    done = floe_run(
         project,
         {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.http_endpoint},
         "--log-format",
@@ -165,10 +142,10 @@ def test_a_broken_collector_never_fails_or_holds_the_run(
     else:
         url = request.getfixturevalue(endpoint)
     started = time.monotonic()
-    baseline = _floe_run(project, {"OTEL_SDK_DISABLED": "true"})
+    baseline = floe_run(project, {"OTEL_SDK_DISABLED": "true"})
     off = time.monotonic() - started
     started = time.monotonic()
-    done = _floe_run(project, {"OTEL_EXPORTER_OTLP_ENDPOINT": url})
+    done = floe_run(project, {"OTEL_EXPORTER_OTLP_ENDPOINT": url})
     broken = time.monotonic() - started
     assert baseline.returncode == 0
     assert done.returncode == 0, done.stdout + done.stderr
@@ -179,7 +156,7 @@ def test_a_broken_collector_never_fails_or_holds_the_run(
 @pytest.mark.slow
 def test_sdk_disabled_exports_nothing(project: Path, otlp_receiver: OtlpReceiver) -> None:
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.http_endpoint, "OTEL_SDK_DISABLED": "true"}
-    done = _floe_run(project, env)
+    done = floe_run(project, env)
     assert done.returncode == 0, done.stderr
     time.sleep(0.5)
     assert otlp_receiver.requests == []

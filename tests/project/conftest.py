@@ -43,6 +43,35 @@ def run_in(
     )
 
 
+#: The assets of the demo project (3 seeds, 5 models; its ephemeral model is not an asset).
+DEMO_ASSETS = frozenset(
+    {
+        "raw_customers",
+        "raw_orders",
+        "raw_payments",
+        "stg_customers",
+        "stg_orders",
+        "stg_payments",
+        "orders",
+        "customers",
+    }
+)
+
+
+def floe_run(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``floe run`` in ``project`` with only the given OpenLineage/OpenTelemetry settings."""
+    clean = {k: v for k, v in quiet_env().items() if not k.startswith(("OTEL_", "OPENLINEAGE"))}
+    return subprocess.run(
+        [str(BIN / "floe"), "run", *args],
+        cwd=project,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+
+
 @pytest.fixture(scope="session")
 def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo project rendered once, with its manifest parsed, shared by read-only tests."""
