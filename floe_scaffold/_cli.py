@@ -15,6 +15,7 @@ from rich.table import Table
 from floe_scaffold import __version__
 from floe_scaffold.contract import CompiledArtifacts, contract_json_schema_text, load_artifacts
 from floe_scaffold.errors import (
+    EXIT_CONFLICTS,
     EXIT_INVALID_INPUT,
     EXIT_OK,
     EXIT_SYSTEM,
@@ -35,13 +36,32 @@ _EXIT_CODES = """\b
 Exit codes:
   0  success
   1  invalid input (the contract, a property, a name or a path), or a failed run
-  2  missing or unreadable file, usage error, or system error"""
+  2  missing or unreadable file, usage error, or system error
+  3  (update) applied with conflicts: resolve the files listed, then commit"""
 
 
 class RunFailedError(FloeError):
     """An asset of ``floe run`` failed (exit 1); the message is the failure."""
 
     exit_code = EXIT_INVALID_INPUT
+
+
+class UpdateConflictsError(FloeError):
+    """``floe update`` applied the update, and these files hold conflicts (exit 3)."""
+
+    exit_code = EXIT_CONFLICTS
+
+    def __init__(self, conflicts: Sequence[str]) -> None:
+        count = len(conflicts)
+        super().__init__(
+            f"{count} file{'s' if count != 1 else ''} with conflicts: resolve the markers "
+            "(<<<<<<< before updating / ======= / >>>>>>> after updating), `git add` each file, "
+            "then commit"
+        )
+        self.conflicts = tuple(conflicts)
+
+    def lines(self) -> list[str]:
+        return [self.message, *self.conflicts]
 
 
 def _out() -> Console:
@@ -176,6 +196,13 @@ def init(dest: Path, artifacts: Path | None, name: str | None, force: bool) -> N
             f"  using the existing dbt project in {result.context.dbt_dir}/ (not modified)",
             markup=False,
         )
+    if result.template_draft:
+        console.print(
+            "  note: rendered from uncommitted template changes of a floe-scaffold checkout; "
+            "this project records a template commit that exists nowhere else, so `floe update` "
+            "cannot re-render it",
+            markup=False,
+        )
     if result.git_initialized:
         console.print("  git repository initialized with a first commit", markup=False)
     elif result.git_problem:
@@ -186,6 +213,57 @@ def init(dest: Path, artifacts: Path | None, name: str | None, force: bool) -> N
     console.print("  floe run      # materialize every asset, with a summary", markup=False)
     console.print("  floe dev      # the Dagster UI", markup=False)
     console.print("  pytest        # the project's own checks", markup=False)
+
+
+@cli.command(epilog=_EXIT_CODES)
+@click.argument(
+    "dest", type=click.Path(path_type=Path, file_okay=False), default=Path(), required=False
+)
+@click.option(
+    "--artifacts",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A new CompiledArtifacts JSON [default: the project's .floe/compiled_artifacts.json].",
+)
+@click.option("--diff", is_flag=True, help="Show what would change; change nothing.")
+def update(dest: Path, artifacts: Path | None, diff: bool) -> None:
+    """Bring the project in DEST up to this floe-scaffold's template and the contract.
+
+    Your own edits are kept (a three-way merge); profiles.yml and the contract copy are
+    regenerated. The working tree must be committed first; nothing is committed for you.
+    """
+    from floe_scaffold.project import update_project
+
+    result = update_project(dest, artifacts=artifacts, diff=diff)
+    console = _out()
+    verb = "would update" if diff else "updated"
+    if not result.changes:
+        console.print(
+            f"{result.root} is up to date (template {result.to_commit}, contract from "
+            f"{result.artifacts_source})",
+            style="bold green",
+            markup=False,
+        )
+        return
+    console.print(
+        f"{verb} {result.root}: template {result.from_commit} -> {result.to_commit}, contract "
+        f"from {result.artifacts_source}",
+        style="bold green",
+        markup=False,
+    )
+    conflicted = set(result.conflicts)
+    for change in result.changes:
+        label = "conflict" if change.path in conflicted else change.status
+        console.print(f"  {label:8} {change.path}", markup=False)
+    if diff:
+        click.echo(result.patch, nl=False)
+        return
+    if result.conflicts:
+        raise UpdateConflictsError(result.conflicts)
+    console.print("next: review with `git diff`, then commit:", style="bold", markup=False)
+    console.print(
+        f"  git add -A && git commit -m 'Update to floe-scaffold {result.to_commit}'",
+        markup=False,
+    )
 
 
 @cli.command("run", epilog=_EXIT_CODES)

@@ -10,6 +10,8 @@ code meaning
 1    invalid input: the contract, a property, a name or a path is wrong
 2    a file is missing or unreadable, a usage error, or a system error (disk,
      permissions, a tool that failed)
+3    ``floe update`` applied the update with conflicts: the files listed hold
+     conflict markers and are unmerged in git's index; resolve them, then commit
 ==== =========================================================================
 """
 
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "EXIT_CONFLICTS",
     "EXIT_INVALID_INPUT",
     "EXIT_OK",
     "EXIT_SYSTEM",
@@ -30,11 +33,13 @@ __all__ = [
     "ProfileError",
     "ProjectError",
     "SystemFailureError",
+    "UpdateError",
 ]
 
 EXIT_OK = 0
 EXIT_INVALID_INPUT = 1
 EXIT_SYSTEM = 2
+EXIT_CONFLICTS = 3
 
 
 @dataclass(frozen=True)
@@ -108,3 +113,9 @@ class ProjectError(_IssuesError):
     """A project cannot be generated there: a bad name, or files it would overwrite (exit 1)."""
 
     headline = "cannot generate the project"
+
+
+class UpdateError(_IssuesError):
+    """A project cannot be updated: not floe's, not in git, uncommitted changes, a downgrade."""
+
+    headline = "cannot update the project"

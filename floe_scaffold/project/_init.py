@@ -15,14 +15,16 @@ from floe_scaffold.project._context import (
     build_context,
     dbt_dir_of,
     existing_dbt_project,
+    profile_name_of,
 )
 from floe_scaffold.project._demo import demo_contract_text
 from floe_scaffold.project._git import commit_initial, inside_git_work_tree
 from floe_scaffold.project._names import ProjectNames, project_names
 from floe_scaffold.project._render import render_to
+from floe_scaffold.project._source import TemplateSource, installed_template
 from floe_scaffold.project._write import Placement, place_files, plan_placement
 
-__all__ = ["ARTIFACTS_IN_PROJECT", "InitResult", "init_project"]
+__all__ = ["ARTIFACTS_IN_PROJECT", "InitResult", "init_project", "read_artifacts"]
 
 ARTIFACTS_IN_PROJECT = ".floe/compiled_artifacts.json"
 
@@ -38,6 +40,7 @@ class InitResult:
     artifacts_source: str
     git_problem: str | None
     git_initialized: bool
+    template_draft: bool
 
 
 def init_project(
@@ -47,12 +50,14 @@ def init_project(
     name: str | None = None,
     force: bool = False,
     git: bool = True,
+    template: TemplateSource | None = None,
 ) -> InitResult:
     """Generate a Dagster + dbt project in ``dest`` from a CompiledArtifacts contract.
 
     Artifacts come from ``artifacts``, else ``dest/.floe/compiled_artifacts.json``, else the
     built-in DuckDB demo. Nothing in ``dest`` changes unless every check passed and every file
-    was rendered; a failure while writing restores ``dest`` as it was.
+    was rendered; a failure while writing restores ``dest`` as it was. ``template`` overrides
+    the installed template (tests render other template versions with it).
 
     Raises:
         ContractError, ProfileError, ProjectError: invalid input (exit 1).
@@ -60,16 +65,24 @@ def init_project(
 
     """
     dest = dest.absolute()
-    text, source = _artifacts_text(dest, artifacts)
-    contract = parse_artifacts(text, source=source)
+    text, source_label = _artifacts_text(dest, artifacts)
+    contract = parse_artifacts(text, source=source_label)
     names = project_names(name if name is not None else dest.name)
     if isinstance(names, Issue):
         raise ProjectError([names])
     _check_destination(dest)
     existing = existing_dbt_project(dest, dbt_dir_of(contract))
-    context = build_context(contract, text, names, existing)
-    with tempfile.TemporaryDirectory(prefix="floe-render-") as scratch:
-        files = render_to(context, Path(scratch) / "project")
+    context = build_context(
+        contract,
+        text,
+        names,
+        profile_name=profile_name_of(existing),
+        starter_dbt=existing is None,
+    )
+    with contextlib.ExitStack() as stack:
+        source = template or stack.enter_context(installed_template())
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="floe-render-"))
+        files = render_to(context, Path(scratch) / "project", source)
     placement = plan_placement(files, dest)
     # Generated-only files (never edited by hand) are always rewritten, like `floe profiles`.
     generated = {".copier-answers.yml", f"{context.profiles_dir}/profiles.yml"}
@@ -94,13 +107,20 @@ def init_project(
     if git and not inside_git_work_tree(dest):
         git_problem = commit_initial(dest, f"Generate {names.distribution} with floe-scaffold")
         git_initialized = git_problem is None
-    return InitResult(dest, names, context, placement, source, git_problem, git_initialized)
+    return InitResult(
+        dest, names, context, placement, source_label, git_problem, git_initialized, source.draft
+    )
 
 
 def _artifacts_text(dest: Path, artifacts: Path | None) -> tuple[str, str]:
     path = artifacts if artifacts is not None else dest / ARTIFACTS_IN_PROJECT
     if artifacts is None and not path.is_file():
         return demo_contract_text(), "the built-in DuckDB demo"
+    return read_artifacts(path)
+
+
+def read_artifacts(path: Path) -> tuple[str, str]:
+    """The text of a CompiledArtifacts file and the label errors name it by."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:

@@ -1,0 +1,374 @@
+"""``floe update``: re-render a generated project with this floe-scaffold's template and contract.
+
+The update is copier's three-way update (old render → the user's project → new render), done in
+a temporary clone of the project's repository so that the project itself changes only when the
+whole update has been computed, and then in one step (``git apply`` is all-or-nothing):
+
+1. checks: a floe project (its ``.copier-answers.yml``), a git work tree, nothing uncommitted;
+2. the render context is recomputed from the contract (``--artifacts`` or the project's copy),
+   keeping what must not move (names, where the dbt project is, whether floe's starter dbt
+   project was rendered);
+3. ``copier update`` runs in the clone, pinned to the installed template's commit;
+4. generated-only files (``profiles.yml``, ``.floe/compiled_artifacts.json``) are rewritten from
+   the context whatever happened to them;
+5. the clone's change becomes a binary patch that is applied to the project's work tree, and
+   copier's conflicts are re-created as unmerged index entries (``git status`` shows ``UU``,
+   ``git commit`` refuses them until they are resolved).
+
+Nothing is staged or committed for the user, except the unmerged entries of conflicts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from floe_scaffold.contract import parse_artifacts
+from floe_scaffold.errors import InputFileError, Issue, SystemFailureError, UpdateError
+from floe_scaffold.project._context import (
+    RenderContext,
+    build_context,
+    dbt_dir_of,
+    existing_dbt_project,
+    profile_name_of,
+)
+from floe_scaffold.project._copier import copier_errors
+from floe_scaffold.project._init import ARTIFACTS_IN_PROJECT, read_artifacts
+from floe_scaffold.project._names import ProjectNames
+from floe_scaffold.project._source import (
+    TEMPLATE_URL,
+    TemplateSource,
+    copier_environment,
+    installed_template,
+)
+
+__all__ = ["ANSWERS_FILE", "FileChange", "UpdateResult", "generated_files", "update_project"]
+
+ANSWERS_FILE = ".copier-answers.yml"
+_IDENTITY = ("-c", "user.name=floe-scaffold", "-c", "user.email=floe-scaffold@localhost")
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file the update creates, modifies or deletes (path relative to the project root)."""
+
+    status: str  # "created" | "updated" | "deleted"
+    path: str
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """What ``floe update`` did (or, with ``diff``, would do)."""
+
+    root: Path
+    from_commit: str
+    to_commit: str
+    changes: tuple[FileChange, ...]
+    conflicts: tuple[str, ...]
+    patch: str
+    applied: bool
+    artifacts_source: str
+
+
+def generated_files(context: RenderContext) -> dict[str, str]:
+    """Files floe regenerates wholesale on every update (never hand-edited), with their text."""
+    return {
+        f"{context.profiles_dir}/profiles.yml": context.profiles_yml,
+        ARTIFACTS_IN_PROJECT: context.artifacts_json,
+    }
+
+
+def update_project(
+    dest: Path,
+    *,
+    artifacts: Path | None = None,
+    diff: bool = False,
+    template: TemplateSource | None = None,
+) -> UpdateResult:
+    """Bring ``dest``'s project up to the installed template and the current contract.
+
+    Raises:
+        UpdateError: not a floe project, not in git, uncommitted changes, a downgrade, or a
+            contract change that an update cannot make (exit 1).
+        ContractError, ProfileError: the contract is invalid (exit 1).
+        InputFileError, SystemFailureError: a file is unreadable, or git failed (exit 2).
+
+    """
+    root = _project_root(dest.absolute())
+    answers = _read_answers(root)
+    recorded = _recorded_context(root, answers)
+    top = _work_tree_top(root)
+    _refuse_dirty(top, root)
+    text, source_label = read_artifacts(artifacts or root / ARTIFACTS_IN_PROJECT)
+    contract = parse_artifacts(text, source=source_label)
+    if dbt_dir_of(contract) != recorded.dbt_dir:
+        raise UpdateError(
+            [
+                Issue(
+                    "dbt_project_path",
+                    f"the contract moves the dbt project from {recorded.dbt_dir!r} to "
+                    f"{dbt_dir_of(contract)!r}; an update does not move it: `git mv` the "
+                    "directory, commit, then update (or keep the old path in the contract)",
+                )
+            ],
+            source=source_label,
+        )
+    context = build_context(
+        contract,
+        text,
+        ProjectNames(recorded.project_name, recorded.package),
+        profile_name=profile_name_of(existing_dbt_project(root, recorded.dbt_dir)),
+        starter_dbt=recorded.starter_dbt,
+    )
+    with contextlib.ExitStack() as stack:
+        source = template or stack.enter_context(installed_template())
+        if source.draft:
+            raise UpdateError(
+                [
+                    Issue(
+                        "",
+                        "the floe-scaffold checkout this command runs from has uncommitted "
+                        "template changes; commit them (an update must record a template "
+                        "commit that exists) and run floe update again",
+                    )
+                ],
+                source=root,
+            )
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="floe-update-")))
+        clone = scratch / "repo"
+        _git(top, "clone", "-q", "--shared", str(top), str(clone))
+        sub = clone / root.relative_to(top)
+        _copier_update(sub, context, source)
+        for name, content in generated_files(context).items():
+            _rewrite(clone, sub / name, content)
+        unmerged = _git(clone, "ls-files", "-u", "-z", "--", str(sub)).split("\0")
+        rejects = _git(clone, "ls-files", "-o", "--exclude-standard", "-z", "--", str(sub))
+        _git(clone, "add", "-A", "--", str(sub))
+        patch = _git(clone, "diff", "--cached", "--binary", "--full-index", "HEAD", "--", str(sub))
+        changes = _changes(clone, sub)
+        conflicts = sorted(
+            {_from_top(entry.split("\t", 1)[1], top, root) for entry in unmerged if entry}
+            | {_from_top(name, top, root) for name in rejects.split("\0") if name.endswith(".rej")}
+        )
+        new_commit = str(_read_answers(sub).get("_commit") or source.ref)
+        if patch and not diff:
+            _apply(top, clone, patch, [entry for entry in unmerged if entry])
+    return UpdateResult(
+        root=root,
+        from_commit=str(answers.get("_commit")),
+        to_commit=new_commit,
+        changes=changes,
+        conflicts=tuple(conflicts),
+        patch=patch,
+        applied=bool(patch) and not diff,
+        artifacts_source=source_label,
+    )
+
+
+# ---- checks -------------------------------------------------------------------------------------
+
+
+def _project_root(start: Path) -> Path:
+    for candidate in (start, *start.parents):
+        if (candidate / ANSWERS_FILE).is_file():
+            return candidate
+    raise UpdateError(
+        [
+            Issue(
+                "",
+                f"{start} is not inside a project generated by floe-scaffold (no {ANSWERS_FILE} "
+                "here or above); run `floe init` first, or pass the project's directory",
+            )
+        ]
+    )
+
+
+def _read_answers(root: Path) -> dict[str, Any]:
+    path = root / ANSWERS_FILE
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InputFileError(f"{path}: cannot read it ({error.strerror})", source=path) from None
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise UpdateError(
+            [Issue(ANSWERS_FILE, f"is not valid YAML ({error}); restore it from git history")],
+            source=root,
+        ) from None
+    if not isinstance(loaded, dict):
+        raise UpdateError(
+            [Issue(ANSWERS_FILE, "is not a mapping; restore it from git history")], source=root
+        )
+    return loaded
+
+
+def _recorded_context(root: Path, answers: dict[str, Any]) -> RenderContext:
+    problems = []
+    if answers.get("_src_path") != TEMPLATE_URL:
+        problems.append(
+            Issue(
+                f"{ANSWERS_FILE}._src_path",
+                f"is {answers.get('_src_path')!r}, not floe-scaffold's template {TEMPLATE_URL}: "
+                "the project was not generated by a floe-scaffold that can update it; "
+                "generate it again with `floe init` and move your changes over",
+            )
+        )
+    if not answers.get("_commit"):
+        problems.append(
+            Issue(
+                f"{ANSWERS_FILE}._commit",
+                "is missing: the template version that rendered the project is unknown; "
+                "restore the file from git history",
+            )
+        )
+    try:
+        recorded = RenderContext.model_validate(answers.get("floe"))
+    except ValidationError as error:
+        problems.extend(
+            Issue(
+                ".".join(str(part) for part in (ANSWERS_FILE, "floe", *item["loc"])),
+                f"{item['msg']}; this file is written by floe, restore it from git history",
+            )
+            for item in error.errors()
+        )
+    if problems:
+        raise UpdateError(problems, source=root)
+    return recorded
+
+
+def _work_tree_top(root: Path) -> Path:
+    try:
+        return Path(_git(root, "rev-parse", "--show-toplevel").strip())
+    except SystemFailureError:
+        raise UpdateError(
+            [
+                Issue(
+                    "",
+                    "the project is not in a git repository; updates merge through git: run "
+                    "`git init && git add -A && git commit -m 'Generated project'` first",
+                )
+            ],
+            source=root,
+        ) from None
+
+
+def _refuse_dirty(top: Path, root: Path) -> None:
+    dirty = _git(top, "status", "--porcelain", "--untracked-files=all", "--", str(root)).strip()
+    if not dirty:
+        return
+    lines = dirty.splitlines()
+    shown = ", ".join(line[3:] for line in lines[:5]) + (" …" if len(lines) > 5 else "")
+    raise UpdateError(
+        [
+            Issue(
+                "",
+                f"the working tree has uncommitted changes ({shown}); commit or stash them "
+                "first, so the update's changes can be reviewed and undone on their own",
+            )
+        ],
+        source=root,
+    )
+
+
+# ---- the update in the clone ---------------------------------------------------------------------
+
+
+def _copier_update(sub: Path, context: RenderContext, source: TemplateSource) -> None:
+    from copier import Settings, run_update
+
+    hint = "; install a floe-scaffold at least as new as the one that last updated this project"
+    with (
+        copier_environment(source),
+        copier_errors(UpdateError, downgrade_hint=hint),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        run_update(
+            sub,
+            data={"floe": context.model_dump(mode="json")},
+            vcs_ref=source.ref,
+            defaults=True,
+            overwrite=True,
+            conflict="inline",
+            quiet=True,
+            unsafe=False,
+            skip_answered=True,
+            settings=Settings(),
+        )
+
+
+def _rewrite(clone: Path, path: Path, content: str) -> None:
+    """Write a generated-only file and drop any conflict copier recorded for it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content, encoding="utf-8")
+    relative = path.relative_to(clone).as_posix()
+    if _git(clone, "ls-files", "-u", "--", relative):
+        _git(clone, "rm", "-q", "--cached", "--", relative)
+
+
+def _changes(clone: Path, sub: Path) -> tuple[FileChange, ...]:
+    listing = _git(clone, "diff", "--cached", "--name-status", "-z", "--no-renames", "HEAD", "--")
+    fields = [field for field in listing.split("\0") if field]
+    labels = {"A": "created", "M": "updated", "D": "deleted", "T": "updated"}
+    prefix = sub.relative_to(clone).as_posix()
+    changes = []
+    for status, name in zip(fields[::2], fields[1::2], strict=True):
+        relative = name if prefix == "." else name.removeprefix(f"{prefix}/")
+        changes.append(FileChange(labels.get(status[0], "updated"), relative))
+    return tuple(changes)
+
+
+def _from_top(name: str, top: Path, root: Path) -> str:
+    return (top / name).relative_to(root).as_posix()
+
+
+# ---- applying it to the project ------------------------------------------------------------------
+
+
+def _apply(top: Path, clone: Path, patch: str, unmerged: list[str]) -> None:
+    """Apply the clone's patch to the work tree and re-create the conflicts; all or nothing."""
+    _git(top, "apply", "--binary", "--whitespace=nowarn", "-", stdin=patch)
+    try:
+        if unmerged:
+            for entry in unmerged:
+                sha = entry.split()[1]
+                blob = _git_bytes(clone, "cat-file", "blob", sha)
+                _git_bytes(top, "hash-object", "-w", "--stdin", stdin=blob)
+            paths = sorted({entry.split("\t", 1)[1] for entry in unmerged})
+            removals = "".join(f"0 {'0' * 40}\t{path}\n" for path in paths)
+            _git(top, "update-index", "--index-info", stdin=removals + "\n".join(unmerged) + "\n")
+    except BaseException:
+        _git(top, "apply", "-R", "--binary", "--whitespace=nowarn", "-", stdin=patch)
+        _git(top, "reset", "-q", "--", *sorted({e.split("\t", 1)[1] for e in unmerged}))
+        raise
+
+
+def _git(cwd: Path, *args: str, stdin: str | None = None) -> str:
+    return _git_bytes(cwd, *args, stdin=None if stdin is None else stdin.encode()).decode(
+        "utf-8", "surrogateescape"
+    )
+
+
+def _git_bytes(cwd: Path, *args: str, stdin: bytes | None = None) -> bytes:
+    try:
+        done = subprocess.run(
+            ["git", *_IDENTITY, *args],
+            cwd=cwd,
+            input=stdin,
+            capture_output=True,
+            check=False,
+            timeout=300,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise SystemFailureError(f"git {args[0]} failed in {cwd}: {error}") from None
+    if done.returncode != 0:
+        said = done.stderr.decode("utf-8", "replace").strip()
+        raise SystemFailureError(f"git {args[0]} failed in {cwd}: {said}", source=cwd)
+    return done.stdout

@@ -1,0 +1,85 @@
+"""Template repositories for update tests: real git repos with real release tags.
+
+A :class:`TemplateRepo` starts as a snapshot of this checkout's working tree (``copier.yml`` and
+``template/``, uncommitted edits included), committed and tagged ``v0.1.0``; each ``release``
+changes files, commits and tags again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from floe_scaffold.project import TEMPLATE_URL, TemplateSource
+from tests.helpers import ROOT
+
+IDENTITY = ("-c", "user.name=test", "-c", "user.email=test@localhost")
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in ``cwd``; fail the test with git's words if it fails."""
+    done = subprocess.run(
+        ["git", *IDENTITY, *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, f"git {' '.join(args)}: {done.stderr}"
+    return done.stdout
+
+
+class TemplateRepo:
+    """A git repository holding floe's template, released tag by tag."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.mkdir(parents=True)
+        shutil.copy2(ROOT / "copier.yml", path / "copier.yml")
+        shutil.copytree(
+            ROOT / "template",
+            path / "template",
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
+        git(path, "init", "-q")
+        self._commit("v0.1.0")
+
+    def _commit(self, tag: str) -> None:
+        git(self.path, "add", "-A")
+        git(self.path, "commit", "-q", "--no-verify", "-m", f"release {tag}")
+        git(self.path, "tag", tag)
+
+    def release(self, tag: str, change: Callable[[Path], None]) -> TemplateSource:
+        """Apply ``change`` to the template directory, commit, tag ``tag``."""
+        change(self.path / "template")
+        self._commit(tag)
+        return self.source(tag)
+
+    def source(self, tag: str) -> TemplateSource:
+        """The template at ``tag``, as floe renders it."""
+        return TemplateSource(self.path, tag)
+
+    def git_env(self, cache: Path) -> dict[str, str]:
+        """An environment where plain git/copier read floe's public URL from this repository."""
+        return {
+            **os.environ,
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": f"url.{self.path}.insteadOf",
+            "GIT_CONFIG_VALUE_0": TEMPLATE_URL,
+            "COPIER_CACHE_DIR": str(cache),
+        }
+
+
+def replace_in(path: Path, old: str, new: str) -> None:
+    """Replace ``old`` (which must be there) by ``new`` in a text file."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file of a work tree except git's own."""
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.relative_to(root).parts[0] != ".git"
+    }

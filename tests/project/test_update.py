@@ -1,0 +1,352 @@
+"""``floe update`` and plain ``copier update`` on real git repositories with real release tags."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+import pytest
+import yaml
+
+from floe_scaffold._cli import main
+from floe_scaffold.errors import (
+    EXIT_CONFLICTS,
+    EXIT_INVALID_INPUT,
+    ContractError,
+    SystemFailureError,
+    UpdateError,
+)
+from floe_scaffold.project import TEMPLATE_URL, TemplateSource, init_project, update_project
+from floe_scaffold.project import _update as update_module
+from floe_scaffold.project._demo import demo_contract_text
+from tests.helpers import TARGET_PROPERTIES
+from tests.project.conftest import BIN, run_in
+from tests.project.template_repo import TemplateRepo, git, replace_in, tree
+
+V2_NEW_FILE = ".pre-commit-config.yaml"
+
+
+def _release_v2(template: Path) -> None:
+    replace_in(template / "pyproject.toml.jinja", "floe-scaffold==0.1.0", "floe-scaffold==0.2.0")
+    replace_in(template / "README.md.jinja", "## Lineage\n", "## Lineage and provenance\n")
+    (template / V2_NEW_FILE).write_text(
+        "repos:\n  - repo: https://github.com/pre-commit/pre-commit-hooks\n    rev: v5.0.0\n"
+        "    hooks:\n      - id: check-merge-conflict\n        args: [--assume-in-merge]\n",
+        encoding="utf-8",
+    )
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> tuple[TemplateSource, TemplateSource]:
+    """floe's template released twice: v0.1.0 (this checkout) and v0.2.0 (three changes)."""
+    repo = TemplateRepo(tmp_path_factory.mktemp("template") / "floe-scaffold")
+    return repo.source("v0.1.0"), repo.release("v0.2.0", _release_v2)
+
+
+def _init(dest: Path, source: TemplateSource, artifacts: Path | None = None) -> Path:
+    result = init_project(dest, artifacts=artifacts, template=source)
+    assert result.git_initialized, result.git_problem
+    return dest
+
+
+def _user_edits(project: Path) -> dict[str, str]:
+    """Edit what a user owns (none of it near a line the v0.2.0 template changes), commit."""
+    package = project / "src" / "demo"
+    edits = {
+        "README.md": ("## Run it\n", "## Run it (on the team's laptops)\n"),
+        "src/demo/definitions.py": ("import dagster as dg\n", "import dagster as dg  # ours\n"),
+        "dbt/models/marts/orders.sql": ("", "\n-- reviewed by the data team\n"),
+    }
+    for name, (old, new) in edits.items():
+        path = project / name
+        if old:
+            replace_in(path, old, new)
+        else:
+            path.write_text(path.read_text(encoding="utf-8") + new, encoding="utf-8")
+    defs = package / "defs" / "dbt_project" / "defs.yaml"
+    defs.write_text(defs.read_text(encoding="utf-8") + "# our note\n", encoding="utf-8")
+    mine = project / "dbt" / "models" / "marts" / "revenue.sql"
+    mine.write_text("select sum(amount) as revenue from {{ ref('orders') }}\n", encoding="utf-8")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "our edits")
+    return {name: new for name, (_, new) in edits.items()} | {
+        "src/demo/defs/dbt_project/defs.yaml": "# our note\n",
+        "dbt/models/marts/revenue.sql": "sum(amount)",
+    }
+
+
+def _status(project: Path) -> str:
+    return git(project, "status", "--porcelain", "--untracked-files=all")
+
+
+def test_update_keeps_user_edits_and_brings_the_new_release(
+    releases: tuple[TemplateSource, TemplateSource], tmp_path: Path
+) -> None:
+    v1, v2 = releases
+    project = _init(tmp_path / "demo", v1)
+    kept = _user_edits(project)
+
+    result = update_project(project, template=v2)
+
+    assert result.applied
+    assert (result.from_commit, result.to_commit) == ("v0.1.0", "v0.2.0")
+    assert result.conflicts == ()
+    for name, text in kept.items():
+        assert text in (project / name).read_text(encoding="utf-8"), name
+    assert "## Lineage and provenance" in (project / "README.md").read_text(encoding="utf-8")
+    assert (project / V2_NEW_FILE).is_file()
+    pyproject = (project / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"floe-scaffold==0.2.0"' in pyproject
+    assert "floe-scaffold==0.1.0" not in pyproject
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
+    assert answers["_commit"] == "v0.2.0"
+    changed = {change.path: change.status for change in result.changes}
+    assert changed == {
+        ".copier-answers.yml": "updated",
+        "README.md": "updated",
+        "pyproject.toml": "updated",
+        V2_NEW_FILE: "created",
+    }
+    # Nothing is committed or staged for the user: the update is left to review.
+    assert git(project, "log", "--format=%s", "-1").strip() == "our edits"
+    assert git(project, "diff", "--cached", "--name-only") == ""
+    assert set(_status(project).split("\n")) >= {" M README.md", f"?? {V2_NEW_FILE}"}
+
+
+def test_an_update_of_an_unedited_project_equals_a_fresh_render(
+    releases: tuple[TemplateSource, TemplateSource], tmp_path: Path
+) -> None:
+    v1, v2 = releases
+    updated = _init(tmp_path / "old" / "demo", v1)
+    update_project(updated, template=v2)
+    fresh = _init(tmp_path / "new" / "demo", v2)
+    assert tree(updated) == tree(fresh)
+
+
+def test_a_same_line_edit_is_a_listed_conflict_and_exits_3(
+    releases: tuple[TemplateSource, TemplateSource],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    v1, v2 = releases
+    project = _init(tmp_path / "demo", v1)
+    replace_in(project / "README.md", "## Lineage\n", "## Lineage (we send it to Marquez)\n")
+    git(project, "commit", "-q", "-am", "our heading")
+    monkeypatch.setattr(update_module, "installed_template", _fixed(v2))
+
+    code = main(["update", str(project)])
+
+    assert code == EXIT_CONFLICTS
+    err = capsys.readouterr().err
+    assert "1 file with conflicts" in err
+    assert "  README.md" in err
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    assert "<<<<<<< before updating" in readme
+    assert "## Lineage (we send it to Marquez)" in readme
+    assert "## Lineage and provenance" in readme
+    # Unmerged in git's index: `git commit` refuses until the user resolves it.
+    assert "UU README.md" in _status(project).split("\n")
+    assert git(project, "log", "--format=%s", "-1").strip() == "our heading"
+
+
+def test_diff_shows_the_update_and_changes_nothing(
+    releases: tuple[TemplateSource, TemplateSource],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    v1, v2 = releases
+    project = _init(tmp_path / "demo", v1)
+    before = tree(project)
+    monkeypatch.setattr(update_module, "installed_template", _fixed(v2))
+
+    assert main(["update", str(project), "--diff"]) == 0
+
+    out = capsys.readouterr().out
+    assert "would update" in out
+    assert "+## Lineage and provenance" in out
+    assert f"created  {V2_NEW_FILE}" in out
+    assert tree(project) == before
+    assert _status(project) == ""
+
+
+def _contract_for_postgres(path: Path) -> Path:
+    contract = json.loads(demo_contract_text())
+    contract["compute"] = {
+        "target": "postgres",
+        "connection_secret_ref": None,
+        "properties": TARGET_PROPERTIES["postgres"],
+    }
+    contract["transforms"][0]["target"] = "prod"
+    contract["observability"]["lineage_endpoint"] = "http://marquez.internal:5000"
+    contract["observability"]["attributes"]["tenant.id"] = "acme"
+    path.write_text(json.dumps(contract, indent=2), encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.requirement("FR-003")
+@pytest.mark.requirement("FR-005")
+def test_a_contract_change_reaches_every_generated_file_and_definitions_load(
+    releases: tuple[TemplateSource, TemplateSource], tmp_path: Path
+) -> None:
+    _, v2 = releases
+    project = _init(tmp_path / "demo", v2)
+    kept = _user_edits(project)
+    new_contract = _contract_for_postgres(tmp_path / "compiled_artifacts.json")
+
+    result = update_project(project, artifacts=new_contract, template=v2)
+
+    assert result.conflicts == ()
+    profiles = yaml.safe_load((project / ".floe/profiles/profiles.yml").read_text("utf-8"))
+    output = profiles["floe"]["outputs"]["prod"]
+    assert profiles["floe"]["target"] == "prod"
+    assert output["type"] == "postgres"
+    assert output["password"] == "{{ env_var('FLOE_POSTGRES_PASSWORD') }}"
+    copied = json.loads((project / ".floe/compiled_artifacts.json").read_text("utf-8"))
+    assert copied == json.loads(new_contract.read_text("utf-8"))
+    defs = yaml.safe_load((project / "src/demo/defs/dbt_project/defs.yaml").read_text("utf-8"))
+    assert defs["attributes"]["target"] == "prod"
+    assert '"dbt-postgres"' in (project / "pyproject.toml").read_text("utf-8")
+    assert "FLOE_POSTGRES_PASSWORD" in (project / "README.md").read_text("utf-8")
+    for name, text in kept.items():
+        assert text in (project / name).read_text(encoding="utf-8"), name
+    # The updated project is whole: its definitions load with the real postgres adapter.
+    done = run_in(
+        project,
+        str(BIN / "dg"),
+        "check",
+        "defs",
+        env={"FLOE_POSTGRES_USER": "u", "FLOE_POSTGRES_PASSWORD": "p"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_profiles_yml_is_regenerated_even_when_edited_by_hand(
+    releases: tuple[TemplateSource, TemplateSource], tmp_path: Path
+) -> None:
+    v1, v2 = releases
+    project = _init(tmp_path / "demo", v1)
+    profiles = project / ".floe" / "profiles" / "profiles.yml"
+    generated = profiles.read_text(encoding="utf-8")
+    profiles.write_text(generated.replace("threads: 4", "threads: 64"), encoding="utf-8")
+    git(project, "commit", "-q", "-am", "hand edit of a generated file")
+
+    result = update_project(project, template=v2)
+
+    assert profiles.read_text(encoding="utf-8") == generated
+    assert result.conflicts == ()
+
+
+def test_plain_copier_update_gives_the_same_tree_as_floe_update(
+    releases: tuple[TemplateSource, TemplateSource], tmp_path: Path
+) -> None:
+    v1, v2 = releases
+    original = _init(tmp_path / "original" / "demo", v1)
+    _user_edits(original)
+    by_floe, by_copier = tmp_path / "floe" / "demo", tmp_path / "copier" / "demo"
+    for clone in (by_floe, by_copier):
+        git(tmp_path, "clone", "-q", str(original), str(clone))
+
+    update_project(by_floe, template=v2)
+    repo = TemplateRepo.__new__(TemplateRepo)
+    repo.path = v2.location
+    done = subprocess.run(
+        [str(BIN / "copier"), "update", "--defaults", "--vcs-ref", "v0.2.0", "--quiet"],
+        cwd=by_copier,
+        env=repo.git_env(tmp_path / "copier-cache"),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert tree(by_floe) == tree(by_copier)
+    assert _status(by_floe) == _status(by_copier)
+
+
+def test_update_refuses_a_dirty_tree_a_downgrade_and_a_foreign_project(
+    releases: tuple[TemplateSource, TemplateSource], tmp_path: Path
+) -> None:
+    v1, v2 = releases
+    project = _init(tmp_path / "demo", v2)
+    (project / "notes.txt").write_text("not committed yet\n", encoding="utf-8")
+    assert "uncommitted changes (notes.txt); commit or stash" in _refusal(project, v2)
+    (project / "notes.txt").unlink()
+
+    said = _refusal(project, v1)
+    assert "downgrading from 0.2.0 to 0.1.0" in said
+    assert "install a floe-scaffold at least as new" in said
+
+    answers = project / ".copier-answers.yml"
+    replace_in(answers, f"_src_path: {TEMPLATE_URL}", "_src_path: /tmp/x")
+    git(project, "commit", "-q", "-am", "someone else's template")
+    assert ".copier-answers.yml._src_path: is '/tmp/x'" in _refusal(project, v2)
+    assert "not inside a project generated by floe-scaffold" in _refusal(tmp_path, v2)
+
+
+def _refusal(project: Path, source: TemplateSource) -> str:
+    with pytest.raises(UpdateError) as refused:
+        update_project(project, template=source)
+    return "\n".join(refused.value.lines())
+
+
+def test_update_outside_git_and_with_a_bad_contract_exit_1(
+    releases: tuple[TemplateSource, TemplateSource],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    v1, _ = releases
+    project = tmp_path / "demo"
+    init_project(project, template=v1, git=False)
+    assert "not in a git repository; updates merge through git" in _refusal(project, v1)
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "first")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"version": "1.0.0", "compute": {"target": "oracle"}}', encoding="utf-8")
+    with pytest.raises(ContractError):
+        update_project(project, artifacts=bad, template=v1)
+    assert main(["update", str(project), "--artifacts", str(bad)]) == EXIT_INVALID_INPUT
+    assert "Traceback" not in capsys.readouterr().err
+    assert _status(project) == ""
+
+
+def test_a_failure_while_applying_leaves_the_project_as_it_was(
+    releases: tuple[TemplateSource, TemplateSource],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    v1, v2 = releases
+    project = _init(tmp_path / "demo", v1)
+    replace_in(project / "README.md", "## Lineage\n", "## Lineage (ours)\n")
+    git(project, "commit", "-q", "-am", "a conflicting edit")
+    before = tree(project)
+    real_git = update_module._git
+
+    def failing_git(cwd: Path, *args: str, stdin: str | None = None) -> str:
+        if args[0] == "update-index":  # after the patch was applied, before the conflicts
+            raise SystemFailureError("simulated failure")
+        return real_git(cwd, *args, stdin=stdin)
+
+    monkeypatch.setattr(update_module, "_git", failing_git)
+    with pytest.raises(SystemFailureError, match="simulated failure"):
+        update_project(project, template=v2)
+
+    assert tree(project) == before
+    assert _status(project) == ""
+
+
+def _fixed(source: TemplateSource) -> Callable[[], AbstractContextManager[TemplateSource]]:
+    """A stand-in for ``installed_template`` that yields ``source``."""
+
+    @contextmanager
+    def template() -> Iterator[TemplateSource]:
+        yield source
+
+    return template

@@ -1,0 +1,165 @@
+"""floe-scaffold as users get it: a wheel, installed twice, used offline to init and update."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+import yaml
+
+from floe_scaffold import __version__
+from floe_scaffold.project import TEMPLATE_URL
+from floe_scaffold.project._demo import demo_contract_text
+from tests.helpers import ROOT
+from tests.project.template_repo import git
+
+#: Any network use fails fast: proxies that refuse, git limited to local files, pip offline.
+OFFLINE = {
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "ALL_PROXY": "http://127.0.0.1:9",
+    "GIT_ALLOW_PROTOCOL": "file",
+    "PIP_NO_INDEX": "1",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "DO_NOT_TRACK": "1",
+}
+
+
+def test_the_template_pins_the_release_it_ships_in() -> None:
+    text = (ROOT / "template" / "pyproject.toml.jinja").read_text(encoding="utf-8")
+    assert re.findall(r'"floe-scaffold==([^"]+)"', text) == [__version__]
+
+
+def _release_checkout(tmp_path: Path) -> Path:
+    """This checkout's files (uncommitted edits included) as a repository tagged for release."""
+    source = tmp_path / "floe-scaffold"
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
+    git(source, "init", "-q")
+    git(source, "add", "-A")
+    git(source, "commit", "-q", "--no-verify", "-m", "release")
+    git(source, "tag", f"v{__version__}")
+    return source
+
+
+def _venv(path: Path, wheel: Path) -> Path:
+    """A fresh virtual environment with the wheel installed; dependencies from this one."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    purelib = Path(sysconfig.get_paths(vars={"base": str(path), "platbase": str(path)})["purelib"])
+    # Dependencies (dagster, dbt, copier…) come from the test environment; not floe itself,
+    # whose editable finder is a .pth file there that a plain path line does not run.
+    (purelib / "floe-dependencies.pth").write_text(
+        sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8"
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(path / "bin" / "python"),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
+        check=True,
+        env={**os.environ, **OFFLINE},
+    )
+    return path
+
+
+def _floe(venv: Path, cwd: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(venv / "bin" / "floe"), *args],
+        cwd=cwd,
+        env={"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8", **OFFLINE},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+
+
+@pytest.mark.slow
+def test_a_wheel_inits_and_later_updates_offline_from_another_install_path(
+    tmp_path: Path,
+) -> None:
+    source = _release_checkout(tmp_path / "src")
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(dist),
+            str(source),
+        ],
+        check=True,
+        env={**os.environ, **OFFLINE},
+    )
+    (wheel,) = dist.glob("floe_scaffold-*.whl")
+    home = tmp_path / "home"
+    home.mkdir()
+
+    first = _venv(tmp_path / "first-install", wheel)
+    imported = subprocess.run(
+        [
+            str(first / "bin" / "python"),
+            "-c",
+            "import floe_scaffold; print(floe_scaffold.__file__)",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert imported.startswith(str(first))
+    done = _floe(first, tmp_path, home, "init", "shop")
+    assert done.returncode == 0, done.stderr
+    project = tmp_path / "shop"
+    answers = (project / ".copier-answers.yml").read_text(encoding="utf-8")
+    assert yaml.safe_load(answers)["_src_path"] == TEMPLATE_URL
+    assert yaml.safe_load(answers)["_commit"] == f"v{__version__}"
+    assert str(first) not in answers
+    assert str(tmp_path) not in answers
+    shutil.rmtree(first)  # the install that rendered the project is gone
+
+    second = _venv(tmp_path / "elsewhere" / "second-install", wheel)
+    contract = json.loads(demo_contract_text())
+    contract["compute"]["properties"]["threads"] = 8
+    contract["observability"]["lineage_endpoint"] = "http://lineage.internal:5000"
+    changed = tmp_path / "compiled_artifacts.json"
+    changed.write_text(json.dumps(contract), encoding="utf-8")
+
+    done = _floe(second, project, home, "update", "--artifacts", str(changed))
+
+    assert done.returncode == 0, done.stderr
+    assert "updated" in done.stdout
+    profiles = yaml.safe_load((project / ".floe/profiles/profiles.yml").read_text("utf-8"))
+    assert profiles["floe"]["outputs"]["dev"]["threads"] == 8
+    git(project, "commit", "-q", "-am", "update")
+    again = _floe(second, project, home, "update")
+    assert again.returncode == 0, again.stderr
+    assert "is up to date" in again.stdout
