@@ -30,7 +30,13 @@ from pathlib import Path
 
 from floe_scaffold.errors import SystemFailureError
 
-__all__ = ["TEMPLATE_URL", "TemplateSource", "copier_environment", "installed_template"]
+__all__ = [
+    "TEMPLATE_URL",
+    "TemplateSource",
+    "checkout_template",
+    "copier_environment",
+    "installed_template",
+]
 
 TEMPLATE_URL = "https://github.com/floe-runtime/floe-scaffold.git"
 
@@ -84,6 +90,13 @@ def installed_template() -> Iterator[TemplateSource]:
             f"floe-scaffold's template is missing: no {bundle} and no git checkout at "
             f"{checkout}; reinstall floe-scaffold from a wheel or a git clone"
         )
+    with checkout_template(checkout) as source:
+        yield source
+
+
+@contextlib.contextmanager
+def checkout_template(checkout: Path) -> Iterator[TemplateSource]:
+    """The template of a git checkout: its HEAD, or a draft commit of uncommitted changes."""
     dirty = _git(checkout, "status", "--porcelain", "--untracked-files=all", "--", *_TEMPLATE_PATHS)
     if not dirty:
         yield TemplateSource(checkout, _git(checkout, "rev-parse", "HEAD"))

@@ -22,6 +22,7 @@ from floe_scaffold.errors import (
 from floe_scaffold.project import TEMPLATE_URL, TemplateSource, init_project, update_project
 from floe_scaffold.project import _update as update_module
 from floe_scaffold.project._demo import demo_contract_text
+from floe_scaffold.project._source import checkout_template
 from tests.helpers import TARGET_PROPERTIES
 from tests.project.conftest import BIN, run_in
 from tests.project.template_repo import TemplateRepo, git, replace_in, tree
@@ -350,3 +351,23 @@ def _fixed(source: TemplateSource) -> Callable[[], AbstractContextManager[Templa
         yield source
 
     return template
+
+
+def test_a_checkout_with_uncommitted_template_changes_renders_them_as_a_draft(
+    tmp_path: Path,
+) -> None:
+    repo = TemplateRepo(tmp_path / "floe-scaffold")
+    with checkout_template(repo.path) as clean:
+        assert not clean.draft
+        assert clean.ref == git(repo.path, "rev-parse", "HEAD").strip()
+    replace_in(repo.path / "template" / "README.md.jinja", "## Run it\n", "## Run it (draft)\n")
+    (repo.path / "template" / "NEW.md").write_text("untracked\n", encoding="utf-8")
+
+    with checkout_template(repo.path) as draft:
+        assert draft.draft
+        project = _init(tmp_path / "demo", draft)
+        assert "## Run it (draft)" in (project / "README.md").read_text(encoding="utf-8")
+        assert (project / "NEW.md").is_file()
+        said = _refusal(project, draft)
+    assert "has uncommitted template changes; commit them" in said
+    assert _status(repo.path) == " M template/README.md.jinja\n?? template/NEW.md\n"
