@@ -371,3 +371,31 @@ def test_a_checkout_with_uncommitted_template_changes_renders_them_as_a_draft(
         said = _refusal(project, draft)
     assert "has uncommitted template changes; commit them" in said
     assert _status(repo.path) == " M template/README.md.jinja\n?? template/NEW.md\n"
+
+
+def test_a_project_inside_a_larger_repository_updates_only_its_own_files(
+    releases: tuple[TemplateSource, TemplateSource], tmp_path: Path
+) -> None:
+    v1, v2 = releases
+    monorepo = tmp_path / "platform"
+    monorepo.mkdir()
+    git(monorepo, "init", "-q")
+    (monorepo / "README.md").write_text("# the platform\n\n## Lineage\n", encoding="utf-8")
+    result = init_project(monorepo / "analytics", template=v1)
+    assert not result.git_initialized  # already in a work tree: the user commits
+    git(monorepo, "add", "-A")
+    git(monorepo, "commit", "-q", "-m", "platform with a floe project")
+    (monorepo / "scratch.txt").write_text("dirt outside the project\n", encoding="utf-8")
+
+    updated = update_project(monorepo / "analytics" / "dbt", template=v2)
+
+    assert updated.root == monorepo / "analytics"
+    assert {change.path for change in updated.changes} >= {"README.md", V2_NEW_FILE}
+    assert (monorepo / "README.md").read_text(encoding="utf-8") == "# the platform\n\n## Lineage\n"
+    assert sorted(_status(monorepo).splitlines()) == [
+        " M analytics/.copier-answers.yml",
+        " M analytics/README.md",
+        " M analytics/pyproject.toml",
+        f"?? analytics/{V2_NEW_FILE}",
+        "?? scratch.txt",
+    ]
