@@ -318,28 +318,50 @@ def test_update_outside_git_and_with_a_bad_contract_exit_1(
     assert _status(project) == ""
 
 
-def test_a_failure_while_applying_leaves_the_project_as_it_was(
+@pytest.mark.parametrize(
+    "failing",
+    [
+        "clone",
+        "copier",
+        "ls-files",
+        "add",
+        "diff",
+        "apply",
+        "cat-file",
+        "hash-object",
+        "update-index",
+    ],
+)
+def test_a_failure_at_any_step_leaves_the_project_as_it_was(
     releases: tuple[TemplateSource, TemplateSource],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    failing: str,
 ) -> None:
     v1, v2 = releases
     project = _init(tmp_path / "demo", v1)
+    # A conflicting edit, so the update goes through every step (conflicts re-created last).
     replace_in(project / "README.md", "## Lineage\n", "## Lineage (ours)\n")
     git(project, "commit", "-q", "-am", "a conflicting edit")
-    before = tree(project)
-    real_git = update_module._git
+    before, index_before = tree(project), git(project, "ls-files", "-s")
+    real_git = update_module._git_bytes
 
-    def failing_git(cwd: Path, *args: str, stdin: str | None = None) -> str:
-        if args[0] == "update-index":  # after the patch was applied, before the conflicts
-            raise SystemFailureError("simulated failure")
+    def failing_git(cwd: Path, *args: str, stdin: bytes | None = None) -> bytes:
+        if args[0] == failing:
+            raise SystemFailureError(f"simulated failure of git {failing}")
         return real_git(cwd, *args, stdin=stdin)
 
-    monkeypatch.setattr(update_module, "_git", failing_git)
+    def failing_copier(*_: object) -> None:
+        raise SystemFailureError("simulated failure of copier")
+
+    monkeypatch.setattr(update_module, "_git_bytes", failing_git)
+    if failing == "copier":
+        monkeypatch.setattr(update_module, "_copier_update", failing_copier)
     with pytest.raises(SystemFailureError, match="simulated failure"):
         update_project(project, template=v2)
 
     assert tree(project) == before
+    assert git(project, "ls-files", "-s") == index_before
     assert _status(project) == ""
 
 
