@@ -102,7 +102,7 @@ def update_project(
         InputFileError, SystemFailureError: a file is unreadable, or git failed (exit 2).
 
     """
-    root = _project_root(dest.absolute())
+    root = _project_root(dest.resolve())
     answers = _read_answers(root)
     recorded = _recorded_context(root, answers)
     top = _work_tree_top(root)
@@ -245,7 +245,7 @@ def _recorded_context(root: Path, answers: dict[str, Any]) -> RenderContext:
 
 def _work_tree_top(root: Path) -> Path:
     try:
-        return Path(_git(root, "rev-parse", "--show-toplevel").strip())
+        return Path(_git(root, "rev-parse", "--show-toplevel").strip()).resolve()
     except SystemFailureError:
         raise UpdateError(
             [

@@ -421,3 +421,17 @@ def test_a_project_inside_a_larger_repository_updates_only_its_own_files(
         f"?? analytics/{V2_NEW_FILE}",
         "?? scratch.txt",
     ]
+
+
+def test_a_project_reached_through_a_symlink_updates(
+    releases: tuple[TemplateSource, TemplateSource], tmp_path: Path
+) -> None:
+    v1, v2 = releases
+    project = _init(tmp_path / "real" / "demo", v1)
+    link = tmp_path / "link"
+    link.symlink_to(project, target_is_directory=True)
+
+    result = update_project(link, template=v2)
+
+    assert result.root == project.resolve()
+    assert (project / V2_NEW_FILE).is_file()
