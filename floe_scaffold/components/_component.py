@@ -21,13 +21,13 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import dagster as dg
 import yaml
 from dagster import AssetExecutionContext
 from dagster_dbt import DbtProject, dbt_assets
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from floe_scaffold.components._manifest import (
     DBT_RUN_FLAGS,
@@ -39,10 +39,28 @@ from floe_scaffold.components._manifest import (
 from floe_scaffold.components._resource import FloeDbtCliResource
 from floe_scaffold.components._translator import FloeTranslator
 from floe_scaffold.contract import CompiledArtifacts, load_artifacts
+from floe_scaffold.errors import EXIT_INVALID_INPUT, FloeError
 from floe_scaffold.lineage import LineageTarget, resolve_lineage
 from floe_scaffold.tracing import TracingTarget, resolve_tracing
 
-__all__ = ["FloeDbtProject", "LineageSettings", "TracingSettings"]
+__all__ = ["ComponentAttributeError", "FloeDbtProject", "LineageSettings", "TracingSettings"]
+
+
+class ComponentAttributeError(FloeError):
+    """An attribute of the component's ``defs.yaml`` cannot be used; the message names it."""
+
+    exit_code = EXIT_INVALID_INPUT
+
+    def __init__(self, attribute: str, problem: str) -> None:
+        super().__init__(f"attributes.{attribute}: {problem}")
+        self.attribute = attribute
+
+
+def _seconds(value: float) -> float:
+    """A timeout of more than 0 and at most 30 seconds (a longer one could hold a run)."""
+    if not 0 < value <= 30:
+        raise ValueError(f"{value} s is out of range: a timeout is more than 0 and at most 30 s")
+    return value
 
 
 class LineageSettings(dg.Model):
@@ -53,14 +71,26 @@ class LineageSettings(dg.Model):
     namespace: str | None = Field(default=None, description="OpenLineage job namespace.")
     timeout: float = Field(default=2.0, description="HTTP timeout in seconds (0-30).")
 
+    @field_validator("timeout")
+    @classmethod
+    def check_timeout(cls, value: float) -> float:
+        return _seconds(value)
+
 
 class TracingSettings(dg.Model):
     """Overrides of the contract's tracing settings (unset: the contract and OTEL_*)."""
 
     enabled: bool | None = Field(default=None, description="Make OpenTelemetry spans.")
     endpoint: str | None = Field(default=None, description="OTLP endpoint (gRPC or HTTP).")
-    protocol: str | None = Field(default=None, description="`grpc` or `http/protobuf`.")
-    timeout: float | None = Field(default=None, description="Export timeout in seconds.")
+    protocol: Literal["grpc", "http/protobuf"] | None = Field(
+        default=None, description="`grpc` or `http/protobuf`."
+    )
+    timeout: float | None = Field(default=None, description="Export timeout in seconds (0-30).")
+
+    @field_validator("timeout")
+    @classmethod
+    def check_timeout(cls, value: float | None) -> float | None:
+        return None if value is None else _seconds(value)
 
 
 class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
@@ -102,6 +132,13 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
         root = Path(context.project_root)
         project_dir = (root / self.dbt_project).resolve()
         profiles_dir = (root / self.profiles_dir).resolve()
+        if not (project_dir / "dbt_project.yml").is_file():
+            # Checked before `dbt parse`, which would otherwise run (and log) in any directory.
+            raise ComponentAttributeError(
+                "dbt_project",
+                f"{self.dbt_project!r} is not a dbt project: {project_dir} has no "
+                f"dbt_project.yml (the path is relative to the project root {root})",
+            )
         manifest_path = ensure_manifest(
             project_dir, profiles_dir, target=self.target, profile=self.profile, mode=self.prepare
         )
@@ -129,14 +166,6 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
         )
         cli_args = list(self.cli_args)
 
-        @dbt_assets(
-            manifest=manifest,
-            project=project,
-            select=self.select,
-            exclude=self.exclude,
-            dagster_dbt_translator=translator,
-            name=_op_name(project_dir),
-        )
         def _dbt_assets(context: AssetExecutionContext) -> Iterator[Any]:
             # Loaded when a run starts, not when definitions load (the OpenLineage client alone
             # costs a quarter of a second to import).
@@ -171,12 +200,47 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
                 invocation, context, command=command, spans=spans, lineage=recorder
             )
 
-        return dg.Definitions(assets=[_dbt_assets])
+        try:
+            assets = dbt_assets(
+                manifest=manifest,
+                project=project,
+                select=self.select,
+                exclude=self.exclude,
+                dagster_dbt_translator=translator,
+                name=_op_name(project_dir),
+            )(_dbt_assets)
+        except Exception:
+            self._check_selection(project, manifest)
+            raise
+        return dg.Definitions(assets=[assets])
+
+    def _check_selection(self, project: DbtProject, manifest: Mapping[str, Any]) -> None:
+        """Raise a clear error naming ``select``/``exclude`` if dbt cannot evaluate them.
+
+        Called only when building the assets failed, so a load pays for no second selection.
+        """
+        for attribute, select, exclude in (
+            ("select", self.select, ""),
+            ("exclude", "fqn:*", self.exclude),
+        ):
+            problem = _selection_problem(select, exclude, project, manifest)
+            if problem is not None:
+                value = self.select if attribute == "select" else self.exclude
+                raise ComponentAttributeError(
+                    attribute,
+                    f"{value!r} is not a dbt selection dbt can evaluate ({problem}); see "
+                    "https://docs.getdbt.com/reference/node-selection/syntax",
+                )
 
     def _contract(self, root: Path) -> CompiledArtifacts | None:
         if not self.artifacts or not (root / self.artifacts).exists():
             return None
-        return load_artifacts(root / self.artifacts)
+        try:
+            return load_artifacts(root / self.artifacts)
+        except FloeError as error:
+            # Dagster shows str(error), which is only the headline: keep every field path.
+            problem = "\n  ".join(error.lines())
+            raise ComponentAttributeError("artifacts", problem) from None
 
     def _tracing_target(self, root: Path, contract: CompiledArtifacts | None) -> TracingTarget:
         observability = contract.observability if contract else None
@@ -244,6 +308,19 @@ def _profile_output(
 def _project_profile(project_dir: Path) -> str:
     loaded = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
     return str(loaded["profile"])
+
+
+def _selection_problem(
+    select: str, exclude: str, project: DbtProject, manifest: Mapping[str, Any]
+) -> str | None:
+    """What dbt's selector says about ``select``/``exclude``, or None when it accepts them."""
+    from dagster_dbt.utils import select_unique_ids
+
+    try:
+        select_unique_ids(select, exclude, "", project, manifest)
+    except Exception as error:  # noqa: BLE001 - dbt's selector raises many kinds
+        return f"{type(error).__name__}: {error}"
+    return None
 
 
 def _op_name(project_dir: Path) -> str:

@@ -19,10 +19,11 @@ The namespace is the component's, else ``OPENLINEAGE_NAMESPACE``, else the contr
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["DEFAULT_NAMESPACE", "LineageTarget", "resolve_lineage"]
+__all__ = ["DEFAULT_NAMESPACE", "LineageTarget", "redacted_url", "resolve_lineage", "url_secrets"]
 
 DEFAULT_NAMESPACE = "floe"
 _TRUE = {"1", "true", "yes", "on"}
@@ -36,11 +37,57 @@ class LineageTarget:
     location: str
     namespace: str
     timeout: float = 2.0
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)
 
     @property
     def enabled(self) -> bool:
         return self.kind != "off"
+
+    @property
+    def label(self) -> str:
+        """Where events go, safe to log: no password, query value or API key."""
+        return redacted_url(self.location) if self.location else self.kind
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every credential this target carries (the API key, the URL's userinfo and query)."""
+        found = [*url_secrets(self.location), *([self.api_key] if self.api_key else [])]
+        return tuple(dict.fromkeys(found))
+
+
+def redacted_url(location: str) -> str:
+    """``location`` with a URL's userinfo and query values replaced by ``***`` (else as it is)."""
+    try:
+        parts = urlsplit(location)
+    except ValueError:
+        return "<an unparsable URL>"
+    if not parts.scheme or not parts.netloc:
+        return location
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    query = urlencode(
+        [(key, "***") for key, _ in parse_qsl(parts.query, keep_blank_values=True)], safe="*"
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def url_secrets(location: str) -> list[str]:
+    """The parts of a URL that may be credentials: userinfo, password, user, query values.
+
+    A user name, query value or fragment shorter than 4 characters (``?v=1``) is not taken for
+    a credential, so that scrubbing it does not garble every message; a password always is.
+    """
+    try:
+        parts = urlsplit(location)
+    except ValueError:
+        return [location] if location else []
+    found = [parts.password or ""]
+    if "@" in parts.netloc:
+        found.append(parts.netloc.rpartition("@")[0])
+    maybe = [parts.username or "", parts.fragment]
+    maybe += [value for _, value in parse_qsl(parts.query, keep_blank_values=True)]
+    return [value for value in [*found, *(m for m in maybe if len(m) >= 4)] if value]
 
 
 def resolve_lineage(

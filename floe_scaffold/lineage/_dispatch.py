@@ -3,7 +3,9 @@
 One worker thread per process sends events in order. The first failure (refused, hanging past
 the timeout, an HTTP error, an unknown host) logs one warning naming the endpoint and opens a
 per-process circuit breaker: later events are dropped, so a process pays at most one timeout.
-At the end of a run, :meth:`Dispatcher.flush` waits for the queue a bounded time.
+At the end of a run, :meth:`Dispatcher.flush` waits for the queue a bounded time. The warning
+names the endpoint by a label without credentials, and every known secret is scrubbed from the
+error text (a URL's password or API key must never reach a log line).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 __all__ = ["Dispatcher"]
@@ -23,9 +25,13 @@ logger = logging.getLogger("floe_scaffold.lineage")
 class Dispatcher:
     """Sends events with ``send`` on a daemon thread; see the module docstring."""
 
-    def __init__(self, send: Callable[[Any], None], label: str) -> None:
+    def __init__(
+        self, send: Callable[[Any], None], label: str, *, secrets: Iterable[str] = ()
+    ) -> None:
         self._send = send
         self._label = label
+        # Longest first, so that a secret containing another is scrubbed whole.
+        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=10_000)
         self._broken = threading.Event()
         self._idle = threading.Event()
@@ -61,6 +67,11 @@ class Dispatcher:
             self._idle.wait(min(0.05, max(0.0, deadline - time.monotonic())))
         return self._queue.unfinished_tasks == 0
 
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
     def _work(self) -> None:
         while True:
             event = self._queue.get()
@@ -79,7 +90,7 @@ class Dispatcher:
                     "are dropped, the run goes on",
                     self._label,
                     type(error).__name__,
-                    str(error)[:300],
+                    self._scrub(str(error))[:300],
                 )
             finally:
                 self._queue.task_done()

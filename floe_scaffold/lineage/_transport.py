@@ -49,6 +49,6 @@ def dispatcher_for(target: LineageTarget) -> Dispatcher:
         dispatcher = _dispatchers.get(key)
         if dispatcher is None:
             client = _client(target)
-            dispatcher = Dispatcher(client.emit, target.location or target.kind)
+            dispatcher = Dispatcher(client.emit, target.label, secrets=target.secrets)
             _dispatchers[key] = dispatcher
         return dispatcher

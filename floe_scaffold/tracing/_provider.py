@@ -3,11 +3,16 @@
 The SDK's own exit handler can hold a process 7-10 s when the collector is down (longer when a
 timeout is given in milliseconds by mistake). Here ``shutdown_on_exit`` is off and an exit hook
 runs the shutdown in a daemon thread, waiting at most :data:`SHUTDOWN_SECONDS`.
+
+gRPC cannot use credentials in an endpoint URL (``http://user:token@collector:4317``): it would
+take them for part of the host name and print them in every export error. They are dropped, with
+a warning that does not repeat them; credentials go in ``OTEL_EXPORTER_OTLP_HEADERS``.
 """
 
 from __future__ import annotations
 
 import atexit
+import logging
 import threading
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,6 +27,7 @@ __all__ = ["SHUTDOWN_SECONDS", "provider_for", "shutdown_all"]
 SHUTDOWN_SECONDS = 1.5
 _providers: dict[tuple[object, ...], TracerProvider] = {}
 _lock = threading.Lock()
+logger = logging.getLogger("floe_scaffold.tracing")
 
 
 def _exporter(target: TracingTarget) -> object:
@@ -30,8 +36,18 @@ def _exporter(target: TracingTarget) -> object:
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
         parts = urlsplit(target.endpoint)
+        endpoint = target.endpoint
+        if "@" in parts.netloc:
+            host = parts.netloc.rpartition("@")[2]
+            endpoint = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+            logger.warning(
+                "the OTLP gRPC endpoint %s://%s carries credentials in its URL, which gRPC cannot "
+                "use; they were dropped (send them with OTEL_EXPORTER_OTLP_HEADERS)",
+                parts.scheme,
+                host,
+            )
         return OTLPSpanExporter(
-            endpoint=target.endpoint,
+            endpoint=endpoint,
             insecure=parts.scheme != "https",
             timeout=target.timeout,
         )

@@ -7,6 +7,9 @@
   what it received.
 * :func:`refused_endpoint`, :func:`hanging_endpoint`, :func:`unresolvable_endpoint`,
   :func:`garbage_endpoint` and :func:`slow_drip_endpoint` yield URLs that fail in one specific way.
+* The receiver's ``mode`` can also be ``"garbage"``, ``"slow_drip"`` or ``"close"``: the same
+  failures as those endpoints (plus a reset before the body is read), with every attempt recorded
+  in :attr:`LineageReceiver.hits`.
 
 Everything listens on 127.0.0.1 only, every loop is bounded in count and time, and every thread is a
 daemon thread, so a stuck test never keeps the interpreter alive.
@@ -19,6 +22,7 @@ import json
 import random
 import re
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -39,6 +43,7 @@ from referencing.jsonschema import DRAFT202012
 from tests.helpers import OPENLINEAGE_SPEC_DIR
 
 __all__ = [
+    "GARBAGE_RESPONSE",
     "LINEAGE_PATH",
     "SLOW_DRIP_RESPONSE",
     "Hit",
@@ -229,7 +234,10 @@ def _facet_containers(event: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[s
 # Receiver
 # --------------------------------------------------------------------------------------------------
 
-ReceiverMode = Literal["ok", "error500"]
+ReceiverMode = Literal["ok", "error500", "garbage", "slow_drip", "close"]
+_RECEIVER_MODES: tuple[ReceiverMode, ...] = ("ok", "error500", "garbage", "slow_drip", "close")
+#: What ``mode="garbage"`` sends instead of an HTTP answer (never starts with ``HTTP/``).
+GARBAGE_RESPONSE = b"\x00" + random.Random(0).randbytes(511)
 
 
 class Hit(NamedTuple):
@@ -298,7 +306,11 @@ class LineageReceiver:
     ``POST /api/v1/lineage``: 201 and recorded in :attr:`events` if the validator accepts the body,
     otherwise 400 ``{"errors": [...]}`` and recorded in :attr:`invalid`. ``GET /events`` and
     ``GET /invalid`` return what was recorded as JSON. In ``mode="error500"`` every request gets a
-    500. Use it as a context manager, or call :meth:`start` / :meth:`stop`.
+    500. In ``mode="garbage"`` it reads the request and answers :data:`GARBAGE_RESPONSE`; in
+    ``"slow_drip"`` it answers :data:`SLOW_DRIP_RESPONSE` one byte per :attr:`drip_interval`
+    seconds; in ``"close"`` it resets the connection before reading the body (closing
+    mid-request). Those three are recorded in :attr:`hits` with status 0 (no HTTP answer) or 201
+    (the drip). Use it as a context manager, or call :meth:`start` / :meth:`stop`.
     """
 
     def __init__(
@@ -318,6 +330,9 @@ class LineageReceiver:
         self._hits: list[Hit] = []
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        #: Seconds between two bytes in ``mode="slow_drip"``.
+        self.drip_interval = 1.0
+        self._stopping = threading.Event()
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -325,6 +340,7 @@ class LineageReceiver:
         """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
         if self._server is not None:
             raise RuntimeError("the receiver is already running")
+        self._stopping.clear()
         server = _Server(self)
         thread = threading.Thread(
             target=server.serve_forever,
@@ -338,6 +354,7 @@ class LineageReceiver:
 
     def stop(self) -> None:
         """Stop serving and close the listening socket (idempotent; bounded to about 2 s)."""
+        self._stopping.set()  # ends a slow drip in progress
         server, thread = self._server, self._thread
         self._server = self._thread = None
         if server is None:
@@ -385,7 +402,7 @@ class LineageReceiver:
 
     @mode.setter
     def mode(self, value: ReceiverMode) -> None:
-        if value not in ("ok", "error500"):
+        if value not in _RECEIVER_MODES:
             raise ValueError(f"unknown receiver mode {value!r}")
         with self._changed:
             self._mode = value
@@ -446,6 +463,9 @@ class LineageReceiver:
     def _dispatch(self, request: _Handler) -> None:
         path = request.path.split("?", 1)[0].rstrip("/") or "/"
         method = request.command
+        if self.mode in ("garbage", "slow_drip", "close"):
+            self._misbehave(request, method, path)
+            return
         # Read the body whatever the answer: closing with unread input sends RST, which could
         # reach the client before our 4xx/500 and turn it into a connection error.
         raw, problem = self._read_body(request)
@@ -469,6 +489,32 @@ class LineageReceiver:
             self._hits.append(Hit(method, path, status, time.time()))
             self._changed.notify_all()
         _respond(request, status, payload)
+
+    def _misbehave(self, request: _Handler, method: str, path: str) -> None:
+        """Answer below HTTP, per :attr:`mode` (see the class docstring)."""
+        mode = self.mode
+        request.close_connection = True
+        if mode != "close":
+            self._read_body(request)
+        with self._changed:
+            self._hits.append(Hit(method, path, 201 if mode == "slow_drip" else 0, time.time()))
+            self._changed.notify_all()
+        if mode == "close":
+            # SO_LINGER 0: closing with unread input sends RST at once, as a crashed server would.
+            request.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+            )
+            return
+        try:
+            if mode == "garbage":
+                request.wfile.write(GARBAGE_RESPONSE)
+                return
+            for index in range(len(SLOW_DRIP_RESPONSE)):
+                if index and self._stopping.wait(self.drip_interval):
+                    return
+                request.wfile.write(SLOW_DRIP_RESPONSE[index : index + 1])
+        except OSError:
+            pass  # the client gave up: what a misbehaving endpoint is for
 
     def _read_body(self, request: _Handler) -> tuple[bytes | None, tuple[int, object] | None]:
         """The request body (None if there is none), or the error status to answer instead."""

@@ -6,6 +6,10 @@
   :class:`ReceivedSpan` objects and record every export attempt as an :class:`ExportRequest`.
 * ``mode = "unavailable"`` makes both sides refuse exports (gRPC ``UNAVAILABLE``, HTTP 503), and can
   be switched while the receiver runs.
+* ``mode = "garbage"``, ``"slow_drip"`` or ``"close"`` make the HTTP side misbehave at the socket
+  level: random bytes instead of an HTTP answer, a valid answer one byte per
+  :attr:`OtlpReceiver.drip_interval` seconds, or a reset connection before the body is read
+  (closing mid-request). The gRPC side answers normally in these modes.
 * :func:`shutdown_in_thread` runs ``provider.shutdown()`` in a daemon thread with a bounded join:
   what generated code should do at exit, and how tests measure it.
 
@@ -20,6 +24,9 @@ gRPC handler pool is shut down on stop), so a stuck test never keeps the interpr
 from __future__ import annotations
 
 import gzip
+import random
+import socket
+import struct
 import threading
 import time
 import zlib
@@ -45,7 +52,9 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 __all__ = [
+    "GARBAGE_RESPONSE",
     "GRPC_EXPORT_METHOD",
+    "SLOW_DRIP_OTLP_RESPONSE",
     "TRACES_PATH",
     "ExportRequest",
     "OtlpProtocol",
@@ -68,9 +77,17 @@ LOCALHOST = "127.0.0.1"
 PROTOBUF_CONTENT_TYPE = "application/x-protobuf"
 _POLL = 0.05
 
-OtlpReceiverMode = Literal["ok", "unavailable"]
+OtlpReceiverMode = Literal["ok", "unavailable", "garbage", "slow_drip", "close"]
 OtlpProtocol = Literal["grpc", "http"]
-_MODES: tuple[OtlpReceiverMode, ...] = ("ok", "unavailable")
+_MODES: tuple[OtlpReceiverMode, ...] = ("ok", "unavailable", "garbage", "slow_drip", "close")
+#: The HTTP modes that misbehave below HTTP (see :meth:`OtlpReceiver._misbehave`).
+_SOCKET_MODES = frozenset({"garbage", "slow_drip", "close"})
+#: What ``mode="slow_drip"`` sends, one byte at a time: a complete, valid OTLP/HTTP answer.
+SLOW_DRIP_OTLP_RESPONSE = (
+    b"HTTP/1.0 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n"
+)
+#: What ``mode="garbage"`` sends instead of an HTTP answer (never starts with ``HTTP/``).
+GARBAGE_RESPONSE = b"\x00" + random.Random(0).randbytes(511)
 
 # --------------------------------------------------------------------------------------------------
 # Decoded data
@@ -352,6 +369,9 @@ class OtlpReceiver:
         self._grpc: Any = None
         self._grpc_pool: ThreadPoolExecutor | None = None
         self._grpc_port: int | None = None
+        #: Seconds between two bytes in ``mode="slow_drip"``.
+        self.drip_interval = 1.0
+        self._stopping = threading.Event()
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -359,6 +379,7 @@ class OtlpReceiver:
         """Bind free ports on 127.0.0.1 and serve gRPC and HTTP in the background."""
         if self._http is not None or self._grpc is not None:
             raise RuntimeError("the receiver is already running")
+        self._stopping.clear()
         try:
             self._start_grpc()
             self._start_http()
@@ -394,6 +415,7 @@ class OtlpReceiver:
 
     def stop(self) -> None:
         """Stop both servers and release their ports (idempotent; bounded to about 4 s)."""
+        self._stopping.set()  # ends a slow drip in progress
         http_server, http_thread = self._http, self._http_thread
         grpc_server, pool = self._grpc, self._grpc_pool
         self._http = self._http_thread = None
@@ -578,12 +600,56 @@ class OtlpReceiver:
         headers = {key.lower(): value for key, value in handler.headers.items()}
         encoding = headers.get("content-encoding")
         path = handler.path.split("?", 1)[0]
+        if self._mode in _SOCKET_MODES:
+            self._misbehave(handler, path, headers, encoding, received_at)
+            return
         status, body, count, spans = self._answer_http(handler, path, headers, encoding)
         self._record(
             ExportRequest("http", path, str(status), count, headers, encoding, received_at), spans
         )
         content_type = PROTOBUF_CONTENT_TYPE if status == 200 else "text/plain; charset=utf-8"
         _respond(handler, status, body, content_type)
+
+    def _misbehave(
+        self,
+        handler: _HttpHandler,
+        path: str,
+        headers: Mapping[str, str],
+        encoding: str | None,
+        received_at: float,
+    ) -> None:
+        """Answer below HTTP, per :attr:`mode`; the attempt is recorded with the mode as status.
+
+        ``close``: reset the connection without reading the body (the client is mid-request).
+        ``garbage``: read the request, send :data:`GARBAGE_RESPONSE`, close.
+        ``slow_drip``: read the request, send :data:`SLOW_DRIP_OTLP_RESPONSE` one byte per
+        :attr:`drip_interval` seconds (stopped by :meth:`stop`).
+        """
+        mode = self._mode
+        handler.close_connection = True
+        if mode == "close":
+            self._record(
+                ExportRequest("http", path, mode, 0, dict(headers), encoding, received_at), []
+            )
+            # SO_LINGER 0: closing with unread input sends RST at once, as a crashed server would.
+            handler.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+            )
+            return
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) <= self.max_body_bytes:
+            handler.rfile.read(int(length))
+        self._record(ExportRequest("http", path, mode, 0, dict(headers), encoding, received_at), [])
+        try:
+            if mode == "garbage":
+                handler.wfile.write(GARBAGE_RESPONSE)
+                return
+            for index in range(len(SLOW_DRIP_OTLP_RESPONSE)):
+                if index and self._stopping.wait(self.drip_interval):
+                    return
+                handler.wfile.write(SLOW_DRIP_OTLP_RESPONSE[index : index + 1])
+        except OSError:
+            pass  # the client gave up: what a misbehaving endpoint is for
 
     def _answer_http(
         self, handler: _HttpHandler, path: str, headers: Mapping[str, str], encoding: str | None
