@@ -65,11 +65,22 @@ class UpdateConflictsError(FloeError):
 
 
 def _out() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return Console(highlight=False, soft_wrap=True, emoji=False)
 
 
 def _err() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+
+def _printable(text: str) -> str:
+    """``text`` on one line, as written: control and other unprintable characters escaped.
+
+    Error lines quote field and property names from the user's file; a newline there must not
+    forge another line, nor an escape sequence reach the terminal.
+    """
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 @click.group(epilog=_EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
@@ -392,7 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except FloeError as error:
         console = _err()
-        first, *rest = error.lines()
+        first, *rest = (_printable(line) for line in error.lines())
         console.print(f"error: {first}", style="bold red", markup=False)
         for line in rest:
             console.print(f"  {line}", markup=False)

@@ -52,6 +52,7 @@ class RenderContext(BaseModel):
     adapter_package: str
     environment: str
     dbt_dir: str
+    dbt_dir_literal: str  # a Python string literal of dbt_dir (JSON's escapes are Python's too)
     profiles_dir: str
     starter_dbt: bool
     runs_locally: bool
@@ -65,12 +66,18 @@ class RenderContext(BaseModel):
     toml_adapter: str
 
 
+def _dbt_dir_field(artifacts: CompiledArtifacts) -> tuple[str, str]:
+    """The contract field that places the dbt project, and its value."""
+    if artifacts.dbt_project_path:
+        return "dbt_project_path", artifacts.dbt_project_path
+    if artifacts.transforms:
+        return "transforms.0.path", artifacts.transforms[0].path
+    return "dbt_project_path", "dbt"
+
+
 def dbt_dir_of(artifacts: CompiledArtifacts) -> str:
     """Where the dbt project lives, relative to the project root (normalized, POSIX)."""
-    raw = artifacts.dbt_project_path or (
-        artifacts.transforms[0].path if artifacts.transforms else "dbt"
-    )
-    return posixpath.normpath(raw.replace("\\", "/"))
+    return posixpath.normpath(_dbt_dir_field(artifacts)[1].replace("\\", "/"))
 
 
 def profiles_dir_of(artifacts: CompiledArtifacts) -> str:
@@ -108,7 +115,7 @@ def build_context(
     """
     dbt_dir = dbt_dir_of(artifacts)
     profiles_dir = profiles_dir_of(artifacts)
-    _refuse_jinja({"dbt_project_path": dbt_dir, "dbt_profiles_path": profiles_dir})
+    _check_paths({_dbt_dir_field(artifacts)[0]: dbt_dir, "dbt_profiles_path": profiles_dir})
     environment = default_environment_name(artifacts)
     profile = build_profile([Environment(environment, artifacts)], profile_name=profile_name)
     warehouse = warehouse_for(artifacts.compute.target)
@@ -119,6 +126,7 @@ def build_context(
         adapter_package=warehouse.adapter_package,
         environment=environment,
         dbt_dir=dbt_dir,
+        dbt_dir_literal=json.dumps(dbt_dir),
         profiles_dir=profiles_dir,
         starter_dbt=starter_dbt,
         runs_locally=artifacts.compute.target == "duckdb",
@@ -138,12 +146,36 @@ def build_context(
     )
 
 
-def _refuse_jinja(paths: dict[str, str]) -> None:
-    issues = [
-        Issue(field, f"{value!r} contains a Jinja delimiter; use a plain path")
-        for field, value in paths.items()
-        if _JINJA.search(value)
-    ]
+#: Files the template writes outside the dbt and profiles directories (and git's own).
+_FLOE_FILES = (
+    ".copier-answers.yml",
+    ".floe/compiled_artifacts.json",
+    ".git",
+    ".gitignore",
+    "README.md",
+    "pyproject.toml",
+    "tests/test_definitions.py",
+)
+
+
+def _check_paths(paths: dict[str, str]) -> None:
+    """Refuse directories that hold Jinja or that would be one of floe's files (or inside it)."""
+    issues = []
+    for field, value in paths.items():
+        if _JINJA.search(value):
+            issues.append(Issue(field, f"{value!r} contains a Jinja delimiter; use a plain path"))
+            continue
+        owned = next(
+            (name for name in _FLOE_FILES if value == name or value.startswith(f"{name}/")), None
+        )
+        if owned is not None:
+            issues.append(
+                Issue(
+                    field,
+                    f"{value!r} would put a directory where floe writes {owned}; choose another "
+                    "directory",
+                )
+            )
     if issues:
         raise ProfileError(issues)
 

@@ -38,3 +38,8 @@ def copier_errors(
         ) from None
     except CopierError as error:
         raise SystemFailureError(f"copier failed: {error}") from None
+    except OSError as error:  # the scratch directory or copier's git cache: disk full, permissions
+        where = f" ({error.filename})" if error.filename else ""
+        raise SystemFailureError(
+            f"cannot render the template: {error.strerror or error}{where}"
+        ) from None

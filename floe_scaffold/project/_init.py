@@ -95,13 +95,21 @@ def init_project(
             ],
             source=dest,
         )
-    created_dest = not dest.exists()
+    # dest and any missing parents, outermost first: removed again if writing fails
+    created = [path for path in (*reversed(dest.parents), dest) if not path.exists()]
     try:
-        dest.mkdir(parents=True, exist_ok=True)
+        for directory in created:
+            directory.mkdir()
         place_files(files, dest, placement)
-    except BaseException:
-        if created_dest:
-            _remove_empty_tree(dest)
+    except BaseException as error:
+        for directory in reversed(created):
+            _remove_empty_tree(directory)
+        if isinstance(error, OSError):
+            raise SystemFailureError(
+                f"cannot create {error.filename or dest}: {error.strerror or error}; nothing "
+                "was changed",
+                source=dest,
+            ) from None
         raise
     git_problem, git_initialized = None, False
     if git and not inside_git_work_tree(dest):

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from floe_scaffold.contract import parse_artifacts
 from floe_scaffold.errors import InputFileError, Issue, SystemFailureError, UpdateError
@@ -209,7 +209,22 @@ def _read_answers(root: Path) -> dict[str, Any]:
     return loaded
 
 
-def _recorded_context(root: Path, answers: dict[str, Any]) -> RenderContext:
+class _Recorded(BaseModel):
+    """What an update keeps from the recorded render context.
+
+    The one model that ignores unknown keys, on purpose: the other fields of the context come
+    and go between floe-scaffold releases, and an update must read what an older one recorded.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    project_name: str
+    package: str
+    dbt_dir: str
+    starter_dbt: bool
+
+
+def _recorded_context(root: Path, answers: dict[str, Any]) -> _Recorded:
     problems = []
     if answers.get("_src_path") != TEMPLATE_URL:
         problems.append(
@@ -229,7 +244,7 @@ def _recorded_context(root: Path, answers: dict[str, Any]) -> RenderContext:
             )
         )
     try:
-        recorded = RenderContext.model_validate(answers.get("floe"))
+        recorded = _Recorded.model_validate(answers.get("floe"))
     except ValidationError as error:
         problems.extend(
             Issue(
