@@ -1,20 +1,19 @@
 """OpenLineage cost on the demo project: event latency, and run wall time by endpoint state.
 
-Scenarios are run alternately (off, receiver up, refused, hanging, off, …) so drift hits all
-alike; the baseline is the same run with lineage off.
+Scenarios are run alternately (off, receiver up, refused, hanging, off, …) after a warm-up of
+each, so drift hits all alike; the baseline is the same run with lineage off. ``--quick``: lineage
+off and to a live receiver only, one run each, warmed only by the runs before (bench/_demo.py).
 """
 
 from __future__ import annotations
 
-import statistics
-import tempfile
 from contextlib import ExitStack
 from datetime import datetime
-from pathlib import Path
+from functools import partial
 
-from bench._timing import Figure, with_ratio
-from bench.project import timed_floe_run
-from floe_scaffold.project import init_project
+from bench._demo import parsed_demo
+from bench._process import timed_floe_run
+from bench._timing import Figure, alternate, figure, seconds, with_ratio
 from tests.observability.conftest import floe_facet_schema_files
 from tests.observability.lineage_receiver import (
     LineageReceiver,
@@ -31,10 +30,9 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 def run(*, quick: bool) -> list[Figure]:
     """Measure and return the figures of this benchmark."""
-    runs = 3 if quick else 5
-    with tempfile.TemporaryDirectory(prefix="floe-bench-lineage-") as scratch, ExitStack() as stack:
-        project = Path(scratch) / "shop"
-        init_project(project, git=False)
+    runs = 1 if quick else 5
+    with ExitStack() as stack:
+        project = parsed_demo()
         validator = OpenLineageValidator(extra_schema_files=floe_facet_schema_files())
         receiver = stack.enter_context(LineageReceiver(validator))
         scenarios = {
@@ -47,13 +45,16 @@ def run(*, quick: bool) -> list[Figure]:
                 "OPENLINEAGE_URL": stack.enter_context(hanging_endpoint())
             },
         }
-        for env in scenarios.values():  # warm-up, and the first parse
+        if quick:
+            scenarios = dict(list(scenarios.items())[:2])
+        for env in [] if quick else scenarios.values():  # warm-up
             timed_floe_run(project, env)
         receiver.clear()
-        samples: dict[str, list[float]] = {name: [] for name in scenarios}
-        for _ in range(runs):
-            for name, env in scenarios.items():
-                samples[name].append(timed_floe_run(project, env))
+        samples = alternate(
+            {name: partial(timed_floe_run, project, env) for name, env in scenarios.items()},
+            runs=runs,
+            warmup=0,
+        )
         if receiver.invalid:
             raise RuntimeError(f"the receiver rejected events: {receiver.invalid[:1]}")
         latencies = []
@@ -62,10 +63,7 @@ def run(*, quick: bool) -> list[Figure]:
                 continue
             happened = datetime.fromisoformat(event["eventTime"].replace("Z", "+00:00"))
             latencies.append(received - happened.timestamp())
-    figures = [
-        Figure(name, statistics.median(values), min(values), max(values), runs)
-        for name, values in samples.items()
-    ]
+    figures = [figure(name, seconds(values)) for name, values in samples.items()]
     baseline = figures[0]
     figures = [baseline, *(with_ratio(figure, baseline) for figure in figures[1:])]
     figures.append(
@@ -75,6 +73,7 @@ def run(*, quick: bool) -> list[Figure]:
             min(latencies),
             max(latencies),
             len(latencies),
+            samples=tuple(latencies),
         )
     )
     return figures

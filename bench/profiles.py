@@ -1,7 +1,7 @@
 """Profile generation for all 7 targets: in-process, and as a whole ``floe profiles`` process.
 
 The origin's bar was < 1 s; ours is < 50 ms in-process for all 7 targets together. The process
-figure is compared with ``python -c pass`` (interpreter start-up) measured in the same run.
+figure is compared with ``python -c pass`` (interpreter start-up), alternating in the same run.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench._timing import Figure, measure, run_command, with_ratio
+from bench._timing import Figure, alternate, figure, measure, run_command, seconds, with_ratio
 from floe_scaffold.contract import CompiledArtifacts
 from floe_scaffold.profiles import WAREHOUSES, Environment, build_profile, render_profiles_yaml
 from tests.helpers import ROOT, contract_for
@@ -30,12 +30,14 @@ def run(*, quick: bool) -> list[Figure]:
     example = str(ROOT / "examples" / "snowflake.json")
     runs = 5 if quick else 10
     with tempfile.TemporaryDirectory() as out:
-        python = measure(
-            "python -c pass", lambda: run_command([sys.executable, "-c", "pass"]), runs=runs
-        )
-        process = measure(
-            "floe profiles (whole process)",
-            lambda: run_command([floe, "profiles", example, "--out", out]),
+        samples = alternate(
+            {
+                "python -c pass": lambda: run_command([sys.executable, "-c", "pass"]),
+                "floe profiles (whole process)": lambda: run_command(
+                    [floe, "profiles", example, "--out", out]
+                ),
+            },
             runs=runs,
         )
+    python, process = (figure(name, seconds(values)) for name, values in samples.items())
     return [*figures, python, with_ratio(process, python)]

@@ -1,12 +1,11 @@
 """The generated project against plain Dagster + dbt, each pair measured in the same run.
 
 * ``floe init`` of the demo vs ``dagster-dbt project scaffold`` on the same dbt project;
-* definitions load of the generated project vs a plain ``@dbt_assets`` module on the same
-  manifest, at 10 / 500 / 5,000 models (synthetic manifests, no warehouse);
 * ``floe run`` of the demo vs plain ``dbt build`` of the same dbt project;
 * ``floe dev`` from start until the UI serves the assets.
 
-Pairs are run alternately (A, B, A, B, …) so that machine drift hits both sides alike.
+Pairs are run alternately (A, B, A, B, …) after a warm-up of each, so that machine drift hits
+both sides alike: 5 runs, ``--quick`` 1. Definitions load at scale is bench/scale.py.
 """
 
 from __future__ import annotations
@@ -16,83 +15,29 @@ import os
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
-from bench._timing import Figure, with_ratio
+from bench._demo import parsed_demo
+from bench._process import BIN, ENV
+from bench._process import run as _run
+from bench._timing import Figure, alternate, figure, seconds, with_ratio
 from floe_scaffold.project import init_project
-from tests.manifests import synthetic_manifest, write_manifest
-
-BIN = Path(sys.executable).parent
-ENV = {
-    **os.environ,
-    "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    "DO_NOT_TRACK": "1",
-    "DAGSTER_DG_UPDATE_CHECK_ENABLED": "0",
-}
-
-_PLAIN_DEFINITIONS = """
-import dagster as dg
-from dagster_dbt import DbtCliResource, dbt_assets
-
-MANIFEST = {manifest!r}
-
-
-@dbt_assets(manifest=MANIFEST)
-def plain_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    yield from dbt.cli(["build"], context=context).stream()
-
-
-defs = dg.Definitions(
-    assets=[plain_dbt_assets], resources={{"dbt": DbtCliResource(project_dir={project!r})}}
-)
-"""
-
-
-def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
-    done = subprocess.run(
-        command, cwd=cwd, env=env or ENV, capture_output=True, text=True, check=False, timeout=900
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{command} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-
-
-def timed_floe_run(project: Path, env: dict[str, str]) -> float:
-    """Seconds of one ``floe run`` in ``project`` with only the given OTel/OpenLineage settings."""
-    clean = {k: v for k, v in ENV.items() if not k.startswith(("OTEL_", "OPENLINEAGE"))}
-    start = time.perf_counter()
-    _run([str(BIN / "floe"), "run"], project, {**clean, **env})
-    return time.perf_counter() - start
 
 
 def _pair(
     name_a: str,
-    action_a: Callable[[], None],
+    action_a: Callable[[], object],
     name_b: str,
-    action_b: Callable[[], None],
+    action_b: Callable[[], object],
     runs: int,
 ) -> list[Figure]:
-    action_a()  # warm-up both (imports, OS caches)
-    action_b()
-    samples: dict[str, list[float]] = {name_a: [], name_b: []}
-    for _ in range(runs):
-        for name, action in ((name_a, action_a), (name_b, action_b)):
-            start = time.perf_counter()
-            action()
-            samples[name].append(time.perf_counter() - start)
-    a, b = (
-        Figure(name, statistics.median(values), min(values), max(values), runs)
-        for name, values in samples.items()
-    )
+    samples = alternate({name_a: action_a, name_b: action_b}, runs=runs)
+    a, b = (figure(name, seconds(values)) for name, values in samples.items())
     return [with_ratio(a, b), b]
 
 
@@ -130,41 +75,7 @@ def _init_vs_scaffold(where: Path, runs: int) -> list[Figure]:
     return _pair("floe init (demo)", floe_init, "dagster-dbt project scaffold", scaffold, runs)
 
 
-def _load_vs_plain(where: Path, models: int, runs: int) -> list[Figure]:
-    package = f"load{models}"
-    project = where / package
-    init_project(project, name=package, git=False)
-    manifest_path = write_manifest(project / "dbt", synthetic_manifest(models, seed=7))
-    defs_yaml = project / "src" / package / "defs/dbt_project/defs.yaml"
-    config = yaml.safe_load(defs_yaml.read_text(encoding="utf-8"))
-    config["attributes"]["prepare"] = "never"
-    defs_yaml.write_text(yaml.safe_dump(config), encoding="utf-8")
-    plain = where / f"plain{models}"
-    plain.mkdir()
-    (plain / "plain_defs.py").write_text(
-        _PLAIN_DEFINITIONS.format(manifest=str(manifest_path), project=str(project / "dbt")),
-        encoding="utf-8",
-    )
-    ours = (
-        f"import sys; sys.path.insert(0, {str(project / 'src')!r}); "
-        f"from {package}.definitions import defs; "
-        "d = defs(); assert d.resolve_asset_graph().get_all_asset_keys()"
-    )
-    theirs = (
-        f"import sys; sys.path.insert(0, {str(plain)!r}); "
-        "from plain_defs import defs; assert defs.resolve_asset_graph().get_all_asset_keys()"
-    )
-    return _pair(
-        f"definitions load, {models} models",
-        lambda: _run([sys.executable, "-c", ours], where),
-        f"plain dagster-dbt load, {models} models",
-        lambda: _run([sys.executable, "-c", theirs], where),
-        runs,
-    )
-
-
-def _run_vs_dbt_build(where: Path, runs: int) -> list[Figure]:
-    demo = _demo(where / "run")
+def _run_vs_dbt_build(demo: Path, where: Path, runs: int) -> list[Figure]:
     dbt_dir = demo / "dbt"
     env = {**ENV, "DAGSTER_HOME": str(where / "home")}
     (where / "home").mkdir(exist_ok=True)
@@ -186,11 +97,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _dev_ready(where: Path, runs: int) -> list[Figure]:
-    demo = _demo(where / "dev")
-    _run([str(BIN / "floe"), "run", "--select", "raw_orders"], demo)  # parse once
+def _dev_ready(demo: Path, runs: int, warmup: int) -> list[Figure]:
+    """``demo`` has been parsed and run already (by :func:`_run_vs_dbt_build`)."""
     samples = []
-    for _ in range(runs):
+    for _ in range(warmup + runs):
         port = _free_port()
         start = time.perf_counter()
         process = subprocess.Popen(
@@ -205,15 +115,7 @@ def _dev_ready(where: Path, runs: int) -> list[Figure]:
             samples.append(_wait_for_assets(port, start))
         finally:
             _stop(process)
-    return [
-        Figure(
-            "floe dev until assets are served",
-            statistics.median(samples),
-            min(samples),
-            max(samples),
-            runs,
-        )
-    ]
+    return [figure("floe dev until assets are served", samples[warmup:])]
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -246,14 +148,13 @@ def _wait_for_assets(port: int, start: float) -> float:
 
 def run(*, quick: bool) -> list[Figure]:
     """Measure and return the figures of this benchmark."""
-    runs = 3 if quick else 5
-    sizes = (10, 500) if quick else (10, 500, 5_000)
+    runs = 1 if quick else 5
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="floe-bench-") as scratch:
         where = Path(scratch)
         figures += _init_vs_scaffold(where, runs)
-        for models in sizes:
-            figures += _load_vs_plain(where, models, runs)
-        figures += _run_vs_dbt_build(where, runs)
-        figures += _dev_ready(where, 1 if quick else 3)
+        demo = parsed_demo()
+        figures += _run_vs_dbt_build(demo, where, runs)
+        # --quick: one start, warmed by the runs before it only
+        figures += _dev_ready(demo, 1, 0) if quick else _dev_ready(demo, 5, 1)
     return figures

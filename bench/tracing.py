@@ -1,19 +1,18 @@
 """OpenTelemetry cost: per-span overhead in-process, and run wall time by collector state.
 
-Run scenarios alternate (off, receiver up, refused, hanging, off, …); the baseline is the same
-run with tracing off (``OTEL_SDK_DISABLED=true``).
+Run scenarios alternate (off, receiver up, refused, hanging, off, …) after a warm-up of each;
+the baseline is the same run with tracing off (``OTEL_SDK_DISABLED=true``). ``--quick``: tracing
+off and to a live collector only, one run each, warmed only by the runs before (bench/_demo.py).
 """
 
 from __future__ import annotations
 
-import statistics
-import tempfile
 from contextlib import ExitStack
-from pathlib import Path
+from functools import partial
 
-from bench._timing import Figure, measure, with_ratio
-from bench.project import timed_floe_run
-from floe_scaffold.project import init_project
+from bench._demo import parsed_demo
+from bench._process import timed_floe_run
+from bench._timing import Figure, alternate, figure, measure, seconds, with_ratio
 from floe_scaffold.tracing import SpanRecorder, TracingTarget
 from tests.observability.lineage_receiver import hanging_endpoint, refused_endpoint
 from tests.observability.otlp_receiver import OtlpReceiver
@@ -56,11 +55,10 @@ def _span_overhead(runs: int) -> Figure:
 
 def run(*, quick: bool) -> list[Figure]:
     """Measure and return the figures of this benchmark."""
-    runs = 3 if quick else 5
+    runs = 1 if quick else 5
     figures = [_span_overhead(200 if quick else 2000)]
-    with tempfile.TemporaryDirectory(prefix="floe-bench-tracing-") as scratch, ExitStack() as stack:
-        project = Path(scratch) / "shop"
-        init_project(project, git=False)
+    with ExitStack() as stack:
+        project = parsed_demo()
         receiver = stack.enter_context(OtlpReceiver())
         scenarios = {
             "run, tracing off": {"OTEL_SDK_DISABLED": "true"},
@@ -74,17 +72,16 @@ def run(*, quick: bool) -> list[Figure]:
                 "OTEL_EXPORTER_OTLP_ENDPOINT": stack.enter_context(hanging_endpoint())
             },
         }
-        for env in scenarios.values():
-            timed_floe_run(project, {"OPENLINEAGE_DISABLED": "true", **env})
-        samples: dict[str, list[float]] = {name: [] for name in scenarios}
-        for _ in range(runs):
-            for name, env in scenarios.items():
-                samples[name].append(
-                    timed_floe_run(project, {"OPENLINEAGE_DISABLED": "true", **env})
-                )
-    measured = [
-        Figure(name, statistics.median(values), min(values), max(values), runs)
-        for name, values in samples.items()
-    ]
+        if quick:
+            scenarios = dict(list(scenarios.items())[:2])
+        envs = {name: {"OPENLINEAGE_DISABLED": "true", **env} for name, env in scenarios.items()}
+        for env in [] if quick else envs.values():  # warm-up
+            timed_floe_run(project, env)
+        samples = alternate(
+            {name: partial(timed_floe_run, project, env) for name, env in envs.items()},
+            runs=runs,
+            warmup=0,
+        )
+    measured = [figure(name, seconds(values)) for name, values in samples.items()]
     baseline = measured[0]
     return [*figures, baseline, *(with_ratio(figure, baseline) for figure in measured[1:])]
