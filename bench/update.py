@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -28,7 +27,7 @@ from floe_scaffold.project import TemplateSource, init_project, update_project
 from floe_scaffold.project._context import build_context
 from floe_scaffold.project._demo import demo_contract_text
 from floe_scaffold.project._names import ProjectNames
-from floe_scaffold.project._source import copier_environment
+from floe_scaffold.project._update import _copier_update as run_copier_update
 from tests.project.template_repo import TemplateRepo, git
 
 
@@ -44,8 +43,7 @@ def _changed_contract(where: Path) -> Path:
 
 
 def _copier_update(project: Path, source: TemplateSource, artifacts: Path | None) -> None:
-    from copier import Settings, run_update
-
+    """copier's own update with the context floe would compute (floe's exact copier call)."""
     text = artifacts.read_text("utf-8") if artifacts else demo_contract_text()
     context = build_context(
         parse_artifacts(text, source="bench"),
@@ -54,18 +52,7 @@ def _copier_update(project: Path, source: TemplateSource, artifacts: Path | None
         profile_name="floe",
         starter_dbt=True,
     )
-    with copier_environment(source), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        run_update(
-            project,
-            data={"floe": context.model_dump(mode="json")},
-            vcs_ref=source.ref,
-            defaults=True,
-            overwrite=True,
-            quiet=True,
-            skip_answered=True,
-            settings=Settings(),
-        )
+    run_copier_update(project, context, source)
 
 
 def _reset(project: Path) -> None:

@@ -1,13 +1,36 @@
-"""The generated project as a git repository with a first commit (updates need one)."""
+"""git for floe: the generated project's first commit, and the calls init and update make."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
-__all__ = ["commit_initial", "inside_git_work_tree"]
+from floe_scaffold.errors import SystemFailureError
 
-_IDENTITY = ("-c", "user.name=floe-scaffold", "-c", "user.email=floe-scaffold@localhost")
+__all__ = ["IDENTITY", "commit_initial", "git_bytes", "git_text", "inside_git_work_tree"]
+
+#: The committer of floe's own commits when git has no identity configured.
+IDENTITY = ("-c", "user.name=floe-scaffold", "-c", "user.email=floe-scaffold@localhost")
+
+
+def git_bytes(cwd: Path, *args: str, stdin: bytes | None = None) -> bytes:
+    """``git args`` in ``cwd``: its stdout; a failure is a SystemFailureError in git's words."""
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=cwd, input=stdin, capture_output=True, check=False, timeout=300
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise SystemFailureError(f"git {args[0]} failed in {cwd}: {error}") from None
+    if done.returncode != 0:
+        said = done.stderr.decode("utf-8", "replace").strip() or done.stdout.decode().strip()
+        raise SystemFailureError(f"git {args[0]} failed in {cwd}: {said}", source=cwd)
+    return done.stdout
+
+
+def git_text(cwd: Path, *args: str, stdin: str | None = None) -> str:
+    """:func:`git_bytes` with text in and out (undecodable bytes kept as surrogates)."""
+    out = git_bytes(cwd, *args, stdin=None if stdin is None else stdin.encode())
+    return out.decode("utf-8", "surrogateescape")
 
 
 def _git(dest: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -34,7 +57,7 @@ def commit_initial(dest: Path, message: str) -> str | None:
             if done.returncode != 0:
                 return done.stderr.strip() or f"git {step[0]} failed"
         has_identity = _git(dest, "config", "user.email").stdout.strip() != ""
-        identity = () if has_identity else _IDENTITY
+        identity = () if has_identity else IDENTITY
         done = _git(dest, *identity, "commit", "-q", "--no-verify", "-m", message)
     except (OSError, subprocess.TimeoutExpired) as error:
         return str(error)

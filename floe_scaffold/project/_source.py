@@ -22,13 +22,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from floe_scaffold.errors import SystemFailureError
+from floe_scaffold.project._git import IDENTITY, git_text
 
 __all__ = [
     "TEMPLATE_URL",
@@ -43,7 +43,6 @@ TEMPLATE_URL = "https://github.com/floe-runtime/floe-scaffold.git"
 _PACKAGE = Path(__file__).resolve().parents[1]
 _SHIPPED = _PACKAGE / "_template"
 _TEMPLATE_PATHS = ("copier.yml", "template")
-_IDENTITY = ("-c", "user.name=floe-scaffold", "-c", "user.email=floe-scaffold@localhost")
 
 
 @dataclass(frozen=True)
@@ -63,17 +62,7 @@ class TemplateSource:
 
 
 def _git(cwd: Path, *args: str) -> str:
-    try:
-        done = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=120
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise SystemFailureError(f"git {args[0]} failed in {cwd}: {error}") from None
-    if done.returncode != 0:
-        raise SystemFailureError(
-            f"git {args[0]} failed in {cwd}: {done.stderr.strip() or done.stdout.strip()}"
-        )
-    return done.stdout.strip()
+    return git_text(cwd, *args).strip()
 
 
 @contextlib.contextmanager
@@ -120,7 +109,7 @@ def _draft_snapshot(checkout: Path, snapshot: Path) -> TemplateSource:
         elif source.is_file():
             shutil.copy2(source, target)
     _git(snapshot, "add", "-A", "--", *_TEMPLATE_PATHS)
-    _git(snapshot, *_IDENTITY, "commit", "-q", "--no-verify", "-m", "floe: draft template")
+    _git(snapshot, *IDENTITY, "commit", "-q", "--no-verify", "-m", "floe: draft template")
     return TemplateSource(snapshot, _git(snapshot, "rev-parse", "HEAD"), draft=True)
 
 

@@ -21,7 +21,6 @@ Nothing is staged or committed for the user, except the unmerged entries of conf
 from __future__ import annotations
 
 import contextlib
-import subprocess
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from floe_scaffold.project._context import (
     profile_name_of,
 )
 from floe_scaffold.project._copier import copier_errors
+from floe_scaffold.project._git import git_bytes
 from floe_scaffold.project._init import ARTIFACTS_IN_PROJECT, read_artifacts
 from floe_scaffold.project._names import ProjectNames
 from floe_scaffold.project._source import (
@@ -53,7 +53,6 @@ from floe_scaffold.project._source import (
 __all__ = ["ANSWERS_FILE", "FileChange", "UpdateResult", "generated_files", "update_project"]
 
 ANSWERS_FILE = ".copier-answers.yml"
-_IDENTITY = ("-c", "user.name=floe-scaffold", "-c", "user.email=floe-scaffold@localhost")
 
 
 @dataclass(frozen=True)
@@ -347,6 +346,15 @@ def _from_top(name: str, top: Path, root: Path) -> str:
 # ---- applying it to the project ------------------------------------------------------------------
 
 
+#: Every git call of an update goes through this name (a test makes one step fail with it).
+_git_bytes = git_bytes
+
+
+def _git(cwd: Path, *args: str, stdin: str | None = None) -> str:
+    out = _git_bytes(cwd, *args, stdin=None if stdin is None else stdin.encode())
+    return out.decode("utf-8", "surrogateescape")
+
+
 def _apply(top: Path, clone: Path, patch: str, unmerged: list[str]) -> None:
     """Apply the clone's patch to the work tree and re-create the conflicts; all or nothing."""
     _git(top, "apply", "--binary", "--whitespace=nowarn", "-", stdin=patch)
@@ -363,27 +371,3 @@ def _apply(top: Path, clone: Path, patch: str, unmerged: list[str]) -> None:
         _git(top, "apply", "-R", "--binary", "--whitespace=nowarn", "-", stdin=patch)
         _git(top, "reset", "-q", "--", *sorted({e.split("\t", 1)[1] for e in unmerged}))
         raise
-
-
-def _git(cwd: Path, *args: str, stdin: str | None = None) -> str:
-    return _git_bytes(cwd, *args, stdin=None if stdin is None else stdin.encode()).decode(
-        "utf-8", "surrogateescape"
-    )
-
-
-def _git_bytes(cwd: Path, *args: str, stdin: bytes | None = None) -> bytes:
-    try:
-        done = subprocess.run(
-            ["git", *_IDENTITY, *args],
-            cwd=cwd,
-            input=stdin,
-            capture_output=True,
-            check=False,
-            timeout=300,
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise SystemFailureError(f"git {args[0]} failed in {cwd}: {error}") from None
-    if done.returncode != 0:
-        said = done.stderr.decode("utf-8", "replace").strip()
-        raise SystemFailureError(f"git {args[0]} failed in {cwd}: {said}", source=cwd)
-    return done.stdout
