@@ -1,13 +1,61 @@
-"""Shared fixtures: running the ``floe`` CLI in-process, and tool versions in the report header."""
+"""Shared fixtures: running the ``floe`` CLI in-process, and tool versions in the report header.
+
+It also installs a guard: the suite must run from a plain clone, so any attempt of this process
+to open, list or hand a subprocess a path in a ``shared/`` folder beside the checkout (where this
+project's reference material lives on the developers' machines, and nowhere else) raises
+:class:`OutsideCheckoutError`. Fixtures live in ``tests/fixtures/``.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Iterable
 from importlib.metadata import version
+from typing import Any
 
 import pytest
 
 from floe_scaffold._cli import main
-from tests.helpers import CliResult, FloeRunner
+from tests.helpers import ROOT, CliResult, FloeRunner
+
+#: The sibling folder a test must never read: a user's clone has nothing beside it.
+FORBIDDEN = os.path.join(os.path.realpath(ROOT.parent), "shared")
+_PATH_EVENTS = {"open", "os.listdir", "os.scandir", "os.chdir", "shutil.copytree", "glob.glob"}
+
+
+class OutsideCheckoutError(RuntimeError):
+    """A test reached for a path outside the repository."""
+
+
+def _reaches_outside(values: Iterable[Any]) -> str | None:
+    for value in values:
+        if isinstance(value, (list, tuple)):
+            found = _reaches_outside(value)
+            if found:
+                return found
+        elif isinstance(value, (str, bytes, os.PathLike)):
+            text = os.fsdecode(value)
+            if FORBIDDEN in text or FORBIDDEN in os.path.abspath(text):
+                return text
+    return None
+
+
+def _guard(event: str, args: tuple[Any, ...]) -> None:
+    if event in _PATH_EVENTS:
+        found = _reaches_outside(args[:1])
+    elif event == "subprocess.Popen":
+        found = _reaches_outside(args[:2]) or _reaches_outside(args[2:3])
+    else:
+        return
+    if found:
+        raise OutsideCheckoutError(
+            f"{event} of {found!r}: tests read only the repository (copy fixtures into "
+            "tests/fixtures/ with a NOTICE line)"
+        )
+
+
+sys.addaudithook(_guard)
 
 
 @pytest.fixture

@@ -1,4 +1,8 @@
-"""Small builders shared by the tests: contracts built inline, and paths to shared fixtures."""
+"""Small builders shared by the tests: contracts built inline, and paths to the fixtures.
+
+Every fixture lives in the repository under ``tests/fixtures/`` (licences and sources in its
+NOTICE.md): the suite reads nothing outside the checkout.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-GOLDEN_DIR = SHARED / "fixtures" / "floe-runtime" / "golden_artifacts" / "v1.0.0"
-CONTRACTS_DIR = SHARED / "fixtures" / "floe-runtime" / "contracts"
-OPENLINEAGE_SPEC_DIR = SHARED / "fixtures" / "openlineage-spec" / "spec"
+FIXTURES = ROOT / "tests" / "fixtures"
+GOLDEN_DIR = FIXTURES / "floe-runtime" / "golden_artifacts" / "v1.0.0"
+CONTRACTS_DIR = FIXTURES / "floe-runtime" / "contracts"
+OPENLINEAGE_SPEC_DIR = FIXTURES / "openlineage-spec" / "spec"
+REAL_DBT_DIR = FIXTURES / "real-dbt"
+JAFFLE_SHOP_DIR = REAL_DBT_DIR / "jaffle_shop_duckdb"
+DBT_UTILS_DIR = REAL_DBT_DIR / "dbt_utils"
 GOLDEN_PATHS = sorted(GOLDEN_DIR.glob("*.json"))
 
 #: Non-secret properties that make a complete profile for each target.
