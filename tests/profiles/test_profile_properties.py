@@ -30,6 +30,7 @@ from floe_scaffold.profiles import (
     render_profiles_yaml,
 )
 from tests.helpers import TARGET_PROPERTIES, TARGETS, FloeRunner, contract_for, write_json
+from tests.profiles.naming_table import PREFIXES, expected_name
 
 Json = Any
 PROPERTIES = "compute.properties"
@@ -357,7 +358,10 @@ def test_other_threads_values_are_refused_with_their_path(target: str, threads: 
 # The env-var naming rule (profiles/_naming.py)
 # --------------------------------------------------------------------------------------------
 
-SECRET_REFS = st.from_regex(r"[a-zA-Z0-9][a-zA-Z0-9_-]{0,252}", fullmatch=True)
+SECRET_REFS = st.from_regex(
+    r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?){0,2}",
+    fullmatch=True,
+)
 ENV_NAMES = st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,15}", fullmatch=True)
 POSIX_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 ENV_VAR_CALL = re.compile(r"\{\{ env_var\('([^']*)'(?:, '')?\) \}\}")
@@ -365,16 +369,6 @@ ENV_VAR_CALL = re.compile(r"\{\{ env_var\('([^']*)'(?:, '')?\) \}\}")
 
 def upper_word(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "_", text).upper()
-
-
-def documented_name(target: str, secret_ref: str | None, env: str | None, key: str) -> str:
-    """``<PREFIX>[_<ENV>]_<KEY>`` exactly as _naming.py's docstring states it."""
-    prefix = upper_word(secret_ref) if secret_ref else f"FLOE_{upper_word(target)}"
-    if prefix[0].isdigit():
-        prefix = f"FLOE_{prefix}"
-    if env is not None:
-        prefix = f"{prefix}_{upper_word(env)}"
-    return f"{prefix}_{upper_word(key)}"
 
 
 def referenced_names(value: Json) -> set[str]:
@@ -404,11 +398,23 @@ def test_variable_names_follow_the_documented_rule(
 
     assert profile == build_profile(environments)  # deterministic
     assert render(profile) == render(build_profile(environments))
+    # The rule's exact output is checked against hand-written examples (naming_table.py,
+    # test_variable_names_match_the_readmes_examples); here, what holds for any input: POSIX
+    # names, one prefix per environment that carries it, the key last.
     names: dict[str, set[str]] = {env: set() for env in envs}
+    prefixes: dict[str, set[str]] = {env: set() for env in envs}
     for env, var in profile.env_vars:
         assert POSIX_NAME.fullmatch(var.name), var.name
-        assert var.name == documented_name(target, secret_ref, env if explicit else None, var.key)
+        suffix = "_" + var.key.upper()
+        assert var.name.endswith(suffix), (var.name, var.key)
+        prefix = var.name[: -len(suffix)]
+        if explicit:
+            assert prefix.endswith("_" + upper_word(env)), (prefix, env)
+        if secret_ref is None:
+            assert prefix.startswith(f"FLOE_{target.upper()}"), prefix
+        prefixes[env].add(prefix)
         names[env].add(var.name)
+    assert all(len(found) <= 1 for found in prefixes.values()), prefixes
     loaded = yaml.safe_load(render(profile))
     for env in envs:
         assert referenced_names(loaded["floe"]["outputs"][env]) == names[env]
@@ -488,3 +494,21 @@ def test_strict_equality_helper_tells_types_apart() -> None:
     assert strictly_equal({"a": [1, "x"]}, {"a": [1, "x"]})
     assert not strictly_equal({"a": True}, {"a": 1})
     assert not strictly_equal([1], [1.0])
+
+
+@pytest.mark.requirement("FR-003")
+@pytest.mark.parametrize(
+    ("target", "secret_ref", "env"), sorted(PREFIXES, key=str), ids=lambda value: str(value)
+)
+def test_variable_names_match_the_readmes_examples(
+    target: str, secret_ref: str | None, env: str | None
+) -> None:
+    contract = artifacts(contract_for(target, properties={}, connection_secret_ref=secret_ref))
+    environments = [Environment(env or "dev", contract, explicit=env is not None)]
+    profile = build_profile(environments)
+    if target == "duckdb":
+        assert not profile.env_vars, "DuckDB needs no variable"
+        return
+    assert profile.env_vars, "an incomplete contract reads its settings from variables"
+    for _, var in profile.env_vars:
+        assert var.name == expected_name(target, secret_ref, env, var.key)

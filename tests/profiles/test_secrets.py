@@ -20,6 +20,7 @@ import yaml
 
 from floe_scaffold.profiles import is_credential_key
 from tests.helpers import TARGET_PROPERTIES, TARGETS, FloeRunner, contract_for, tree_snapshot
+from tests.profiles.naming_table import expected_name
 
 Json = Any
 PROFILES_FILE = Path(".floe/profiles/profiles.yml")
@@ -119,21 +120,7 @@ VARIANTS = [
     ),
     variant("spark", "session", {"method": "session"}),
 ]
-SECRET_REFS = [None, "prod-creds", "9lives_db"]
-
-
-def documented_name(target: str, secret_ref: str | None, env: str | None, key: str) -> str:
-    """``<PREFIX>[_<ENV>]_<KEY>`` as profiles/_naming.py documents it."""
-
-    def upper(text: str) -> str:
-        return re.sub(r"[^A-Za-z0-9]", "_", text).upper()
-
-    prefix = upper(secret_ref) if secret_ref else f"FLOE_{upper(target)}"
-    if prefix[0].isdigit():
-        prefix = f"FLOE_{prefix}"
-    if env is not None:
-        prefix = f"{prefix}_{upper(env)}"
-    return f"{prefix}_{upper(key)}"
+SECRET_REFS = [None, "prod-creds", "9lives.db"]
 
 
 def secret_value() -> str:
@@ -189,7 +176,7 @@ def test_secrets_stay_in_the_environment(
         contract_for(case.target, properties=properties, connection_secret_ref=secret_ref),
     )
     keys = case.required | case.optional
-    names = {key: documented_name(case.target, secret_ref, None, key) for key in keys}
+    names = {key: expected_name(case.target, secret_ref, None, key) for key in keys}
     values = {name: secret_value() for name in names.values()}
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -236,7 +223,7 @@ def test_each_environment_reads_its_own_secrets(
     )
     envs = ("dev", "prod")
     names = {
-        (env, key): documented_name(target, "team", env, key)
+        (env, key): expected_name(target, "team", env, key)
         for env in envs
         for key in case.required | case.optional
     }
@@ -344,7 +331,7 @@ def test_literal_credentials_are_refused(floe: FloeRunner, tmp_path: Path, case:
         issue = next((line for line in lines if line.strip().startswith(f"{field_path}: ")), None)
         assert issue is not None, result.stderr
         if case.env_key is not None:
-            name = documented_name(case.target, "prod-creds", None, case.env_key)
+            name = expected_name(case.target, "prod-creds", None, case.env_key)
             assert re.search(rf"\b{name}\b", issue), issue
         else:
             # Nested: no variable can stand in for it, but the message says why it is refused.
