@@ -18,7 +18,6 @@ from floe_scaffold.profiles import (
     render_profiles_yaml,
     write_profiles,
 )
-from floe_scaffold.profiles._naming import env_var_reference
 from tests.helpers import TARGETS, build_contract
 
 
@@ -35,7 +34,8 @@ def _problems(target: str, properties: dict[str, Any]) -> list[str]:
 
 
 def env(name: str) -> str:
-    return env_var_reference(name)
+    """dbt's own spelling of an environment read (docs.getdbt.com, env_var), written out here."""
+    return "{{ env_var('" + name + "') }}"
 
 
 def test_the_registry_covers_exactly_the_contract_targets() -> None:
@@ -110,7 +110,7 @@ EXPECTED: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
             "account": "a",
             "user": env("R_USER"),
             "private_key_path": env("R_PRIVATE_KEY_PATH"),
-            "private_key_passphrase": env_var_reference("R_PRIVATE_KEY_PASSPHRASE", ""),
+            "private_key_passphrase": "{{ env_var('R_PRIVATE_KEY_PASSPHRASE', '') }}",
             "database": env("R_DATABASE"),
             "warehouse": env("R_WAREHOUSE"),
             "schema": env("R_SCHEMA"),
