@@ -21,6 +21,7 @@ from tests.project.conftest import BIN, DEMO_ASSETS, quiet_env, run_in
 pytestmark = pytest.mark.slow
 
 ASSETS = DEMO_ASSETS
+MODELS = {asset for asset in ASSETS if not asset.startswith("raw_")}
 
 
 @dataclass(frozen=True)
@@ -28,12 +29,13 @@ class Engine:
     """A contract for one engine, the environment its run needs, and its dataset namespace."""
 
     contract: dict[str, Any]
+    namespace: str
     env: dict[str, str] = field(default_factory=dict)
-    namespace: str = ""
 
 
 def _duckdb(_tmp: Path) -> Engine:
-    return Engine(build_contract(compute={"target": "duckdb", "properties": {"path": "w.duckdb"}}))
+    contract = build_contract(compute={"target": "duckdb", "properties": {"path": "w.duckdb"}})
+    return Engine(contract, namespace="duckdb://")
 
 
 def _postgres(server: PostgresInfo) -> Engine:
@@ -43,7 +45,7 @@ def _postgres(server: PostgresInfo) -> Engine:
     )
     contract["observability"].update({"otlp_endpoint": None, "lineage_endpoint": None})
     env = {"FLOE_POSTGRES_USER": server.user, "FLOE_POSTGRES_PASSWORD": server.password}
-    return Engine(contract, env, f"postgres://{server.host}:{server.port}")
+    return Engine(contract, f"postgres://{server.host}:{server.port}", env)
 
 
 def _postgres_own(server: PostgresInfo) -> Engine:
@@ -60,7 +62,7 @@ def _postgres_own(server: PostgresInfo) -> Engine:
         },
     )
     env = {"PG_IT_USER": server.user, "PG_IT_PASSWORD": server.password}
-    return Engine(contract, env, f"postgres://{server.host}:{server.port}")
+    return Engine(contract, f"postgres://{server.host}:{server.port}", env)
 
 
 def _spark(tmp: Path) -> Engine:
@@ -71,7 +73,7 @@ def _spark(tmp: Path) -> Engine:
         }
     )
     # A local session keeps its metastore and warehouse in the working directory.
-    return Engine(contract, {"SPARK_LOCAL_DIRS": str(tmp)}, "spark://localhost")
+    return Engine(contract, "spark://localhost", {"SPARK_LOCAL_DIRS": str(tmp)})
 
 
 @pytest.fixture(params=["duckdb", "postgres", "postgres-own-contract", "spark"])
@@ -101,13 +103,12 @@ def test_the_generated_project_materializes_on_the_engine(
         assert asset in table
     assert table.count("success") == len(ASSETS)
     assert lineage_receiver.invalid == []
-    outputs = {
-        output["namespace"]
-        for event in lineage_receiver.events
-        for output in event.get("outputs", [])
-    }
-    if engine.namespace:
-        assert all(namespace.startswith(engine.namespace) for namespace in outputs), outputs
+    # Lineage arrived for every model (seeds are datasets too, but dbt-ol names no seed job),
+    # each output in the engine's namespace.
+    completed = [event for event in lineage_receiver.events if event["eventType"] == "COMPLETE"]
+    outputs = [output for event in completed for output in event.get("outputs", [])]
+    assert {output["name"].rsplit(".", 1)[-1] for output in outputs} >= MODELS
+    assert all(output["namespace"].startswith(engine.namespace) for output in outputs), outputs
     secret = engine.env.get("FLOE_POSTGRES_PASSWORD") or engine.env.get("PG_IT_PASSWORD")
     if secret:
         for path in dest.rglob("*"):
