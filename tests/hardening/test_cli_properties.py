@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import posixpath
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +43,16 @@ from tests.project.conftest import BIN, run_in
 FAST = settings(
     max_examples=60,
     deadline=None,
+    derandomize=True,
+    database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 # Each example renders a project; failures are reported unshrunk rather than re-rendered 100 times.
 RENDERING = settings(
     max_examples=12,
     deadline=None,
+    derandomize=True,
+    database=None,
     phases=(Phase.explicit, Phase.reuse, Phase.generate),
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -180,79 +185,105 @@ def test_init_with_a_new_destination_creates_nothing(
 # --------------------------------------------------------------------------------------------
 
 
+#: Each branch a property below accepts must be taken at least this often (fixed examples).
+MIN_PER_BRANCH = 3
+
+
 @pytest.mark.requirement("FR-001")
-@FAST
-@given(data=TAME_CONTRACTS)
-def test_validate_accepts_or_refuses_random_valid_contracts_cleanly(
-    floe: FloeRunner, data: dict[str, Any]
-) -> None:
-    with tempfile.TemporaryDirectory() as name:
-        source = Path(name) / "c.json"
-        source.write_bytes(_dump(data))
-        result = floe("validate", source)
-        if result.exit_code == 0:
-            assert result.stdout.startswith("valid\n")
-            return
-        assert result.exit_code == 1, result.stderr[:500]
-        assert result.stderr.startswith("error: cannot build a dbt profile"), result.stderr[:500]
-        assert_refused_cleanly(result.stderr)
+def test_validate_accepts_or_refuses_random_valid_contracts_cleanly(floe: FloeRunner) -> None:
+    outcomes: Counter[str] = Counter()
+
+    @FAST
+    @given(data=TAME_CONTRACTS)
+    def check(data: dict[str, Any]) -> None:
+        with tempfile.TemporaryDirectory() as name:
+            source = Path(name) / "c.json"
+            source.write_bytes(_dump(data))
+            result = floe("validate", source)
+            if result.exit_code == 0:
+                outcomes["valid"] += 1
+                assert result.stdout.startswith("valid\n")
+                return
+            outcomes["refused"] += 1
+            assert result.exit_code == 1, result.stderr[:500]
+            assert result.stderr.startswith("error: cannot build a dbt profile"), result.stderr[
+                :500
+            ]
+            assert_refused_cleanly(result.stderr)
+
+    check()
+    assert outcomes["valid"] >= MIN_PER_BRANCH, outcomes
+    assert outcomes["refused"] >= MIN_PER_BRANCH, outcomes
 
 
 @pytest.mark.requirement("FR-001")
 @pytest.mark.requirement("FR-005")
-@FAST
-@given(data=TAME_CONTRACTS)
-def test_profiles_writes_one_file_inside_the_project_or_nothing(
-    floe: FloeRunner, data: dict[str, Any]
-) -> None:
-    with tempfile.TemporaryDirectory() as name:
-        root = Path(name)
-        source = root / "c.json"
-        source.write_bytes(_dump(data))
-        project = root / "project"
-        project.mkdir()
-        result = floe("profiles", source, "--project-dir", project)
-        if result.exit_code != 0:
-            assert result.exit_code == 1, result.stderr[:500]
-            assert_refused_cleanly(result.stderr)
-            assert tree_snapshot(project) == {}
-            return
-        files = tree_snapshot(project)
-        (written,) = files
-        assert Path(written).name == "profiles.yml"
-        assert (project / written).resolve().is_relative_to(project.resolve())
-        profile = yaml.safe_load(files[written])
-        assert set(profile) == {"floe"}
-        assert set(profile["floe"]) == {"target", "outputs"}
-        assert set(tree_snapshot(root)) == {"c.json", f"project/{written}"}
+def test_profiles_writes_one_file_inside_the_project_or_nothing(floe: FloeRunner) -> None:
+    outcomes: Counter[str] = Counter()
+
+    @FAST
+    @given(data=TAME_CONTRACTS)
+    def check(data: dict[str, Any]) -> None:
+        with tempfile.TemporaryDirectory() as name:
+            root = Path(name)
+            source = root / "c.json"
+            source.write_bytes(_dump(data))
+            project = root / "project"
+            project.mkdir()
+            result = floe("profiles", source, "--project-dir", project)
+            if result.exit_code != 0:
+                outcomes["refused"] += 1
+                assert result.exit_code == 1, result.stderr[:500]
+                assert_refused_cleanly(result.stderr)
+                assert tree_snapshot(project) == {}
+                return
+            outcomes["written"] += 1
+            files = tree_snapshot(project)
+            (written,) = files
+            assert Path(written).name == "profiles.yml"
+            assert (project / written).resolve().is_relative_to(project.resolve())
+            profile = yaml.safe_load(files[written])
+            assert set(profile) == {"floe"}
+            assert set(profile["floe"]) == {"target", "outputs"}
+            assert set(tree_snapshot(root)) == {"c.json", f"project/{written}"}
+
+    check()
+    assert outcomes["written"] >= MIN_PER_BRANCH, outcomes
+    assert outcomes["refused"] >= MIN_PER_BRANCH, outcomes
 
 
 @pytest.mark.requirement("FR-001")
-@RENDERING
-@given(data=TAME_CONTRACTS)
-def test_init_keeps_a_random_valid_contract_unchanged(
-    floe: FloeRunner, data: dict[str, Any]
-) -> None:
-    assume(not collides(data))
-    original = _dump(data)
-    with tempfile.TemporaryDirectory() as name:
-        root = Path(name)
-        source = root / "c.json"
-        source.write_bytes(original)
-        dest = root / "proj"
-        result = floe("init", dest, "--artifacts", source)
-        if result.exit_code != 0:
-            assert result.exit_code == 1, result.stderr[:2000]
-            assert_refused_cleanly(result.stderr)
-            assert not dest.exists()
-            return
-        kept = (dest / ".floe/compiled_artifacts.json").read_bytes()
-        assert kept == original
-        model = CompiledArtifacts.model_validate(data)
-        again = parse_artifacts(kept)
-        assert again == model
-        assert CompiledArtifacts.model_validate_json(again.model_dump_json()) == model
-        assert again.model_dump_json() == model.model_dump_json()
+def test_init_keeps_a_random_valid_contract_unchanged(floe: FloeRunner) -> None:
+    outcomes: Counter[str] = Counter()
+
+    @RENDERING
+    @given(data=TAME_CONTRACTS)
+    def check(data: dict[str, Any]) -> None:
+        assume(not collides(data))
+        original = _dump(data)
+        with tempfile.TemporaryDirectory() as name:
+            root = Path(name)
+            source = root / "c.json"
+            source.write_bytes(original)
+            dest = root / "proj"
+            result = floe("init", dest, "--artifacts", source)
+            if result.exit_code != 0:
+                outcomes["refused"] += 1
+                assert result.exit_code == 1, result.stderr[:2000]
+                assert_refused_cleanly(result.stderr)
+                assert not dest.exists()
+                return
+            outcomes["rendered"] += 1
+            kept = (dest / ".floe/compiled_artifacts.json").read_bytes()
+            assert kept == original
+            model = CompiledArtifacts.model_validate(data)
+            again = parse_artifacts(kept)
+            assert again == model
+            assert CompiledArtifacts.model_validate_json(again.model_dump_json()) == model
+            assert again.model_dump_json() == model.model_dump_json()
+
+    check()
+    assert outcomes["rendered"] >= MIN_PER_BRANCH, outcomes
 
 
 # --------------------------------------------------------------------------------------------

@@ -436,12 +436,13 @@ def test_variable_names_follow_the_documented_rule(
 def test_environments_never_share_variables(first: str, second: str) -> None:
     contract = artifacts(contract_for("postgres", connection_secret_ref="pg"))
     environments = [Environment(first, contract, True), Environment(second, contract, True)]
-    try:
-        profile = build_profile(environments)
-    except ProfileError:
-        return  # refusing the pair is a fine answer
-    names = {env: {var.name for e, var in profile.env_vars if e == env} for env in (first, second)}
-    assert not names[first] & names[second]
+    # They would read the same variables, so the pair is refused, naming both and the fix.
+    with pytest.raises(ProfileError) as refused:
+        build_profile(environments)
+    (issue,) = refused.value.issues
+    assert issue.path == "environment"
+    assert repr(first) in issue.message and repr(second) in issue.message
+    assert "would read the same environment variables" in issue.message
 
 
 @pytest.mark.requirement("FR-001")
@@ -462,11 +463,9 @@ def test_cli_env_with_a_newline_never_writes_broken_yaml(floe: FloeRunner, tmp_p
     source = write_json(tmp_path, contract_for("postgres"))
     out = tmp_path / "out"
     result = floe("profiles", source, "--out", out, "--env", "dev\n")
-    if result.exit_code == 1:
-        assert not out.exists()
-        return
-    assert result.exit_code == 0
-    yaml.safe_load((out / "profiles.yml").read_text(encoding="utf-8"))
+    assert result.exit_code == 1, result.stderr
+    assert "environment: 'dev\\n' is not a valid environment name" in result.stderr
+    assert not out.exists()
 
 
 @pytest.mark.requirement("FR-001")
