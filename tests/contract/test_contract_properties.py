@@ -94,7 +94,10 @@ JSON_VALUES: st.SearchStrategy[Json] = st.recursive(
 )
 JSON_OBJECTS = st.dictionaries(st.text(max_size=8), JSON_VALUES, max_size=4)
 
-SECRET_REFS = st.from_regex(r"[a-zA-Z0-9][a-zA-Z0-9_-]{0,252}", fullmatch=True)
+SECRET_REFS = st.from_regex(
+    r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?){0,2}",
+    fullmatch=True,
+)
 UUIDS = st.uuids().map(str) | st.uuids().map(lambda u: str(u).upper())
 VERSIONS = st.builds("1.{}.{}".format, st.integers(0, 10**6), st.integers(0, 10**6)) | st.just(
     "1.0.0"
@@ -435,10 +438,11 @@ BAD_SECRET_REFS = st.one_of(
     st.just(""),
     st.just("x" * 254),
     st.sampled_from(["env:SNOWFLAKE_PASSWORD", "secret=pg", "vault:x", "-lead", "_lead", "a b"]),
+    st.sampled_from(["Snowflake-Creds", "pg_creds", "trail-", "a..b", ".lead", "x." * 127]),
     st.builds(
         "{}{}{}".format,
         st.from_regex(r"[a-z0-9]{0,5}", fullmatch=True),
-        st.sampled_from([".", "/", ":", "@", " ", "é", "\t", "\x00", "+", "\n\n"]),
+        st.sampled_from(["_", "A", "/", ":", "@", " ", "é", "\t", "\x00", "+", "\n\n"]),
         st.from_regex(r"[a-z0-9]{0,5}", fullmatch=True),
     ),
     st.from_regex(r"[-_][a-z0-9_-]{0,10}", fullmatch=True),
@@ -806,9 +810,11 @@ def test_profiles_never_writes_outside_the_project(floe: FloeRunner, tmp_path: P
     project.mkdir(parents=True)
     source = tmp_path / "compiled_artifacts.json"
     source.write_bytes(_dump(build_contract(dbt_profiles_path="x\n/../../escaped")))
-    floe("profiles", source, "--project-dir", project)
+    result = floe("profiles", source, "--project-dir", project)
+    assert result.exit_code == 1, result.stderr
+    assert result.stderr.splitlines()[1].startswith("  dbt_profiles_path: ")
     written = [path for path in (tmp_path / "outer").rglob("*") if path.is_file()]
-    assert all(project in path.parents for path in written), written
+    assert written == [], "refused before anything is written, inside the project or outside"
 
 
 @pytest.mark.requirement("FR-001")
@@ -826,8 +832,11 @@ def test_deeply_nested_properties_fail_cleanly(
     if command == "profiles":
         args += ["--project-dir", project]
     result = floe(*args)
-    assert result.exit_code in {0, 1}
+    assert result.exit_code == 1, result.stderr
     assert "Traceback" not in result.stderr
+    assert "nested more than 16 levels deep; flatten the value" in result.stderr
+    assert "compute.properties.x[0][0]" in result.stderr
+    assert not (project / ".floe").exists()
 
 
 @pytest.mark.requirement("FR-001")
