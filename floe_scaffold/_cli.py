@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from floe_scaffold import __version__
+from floe_scaffold._dbt_output import DEBUG_VARIABLE, debug_requested, readable_lines
 from floe_scaffold.contract import CompiledArtifacts, contract_json_schema_text, load_artifacts
 from floe_scaffold.errors import (
     EXIT_CONFLICTS,
@@ -292,10 +293,23 @@ def update(dest: Path, artifacts: Path | None, diff: bool) -> None:
     show_default=True,
     help="Format of floe's log lines on stderr (each names its trace, span and lineage run).",
 )
-def run_command(select: str | None, project_dir: Path, log_format: str) -> None:
-    """Materialize the project's assets in-process; exit 1 if any fails."""
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="On failure, also show Python tracebacks (dbt's and the failed step's); "
+    "FLOE_DEBUG=1 does the same.",
+)
+def run_command(select: str | None, project_dir: Path, log_format: str, debug: bool) -> None:
+    """Materialize the project's assets in-process; exit 1 if any fails.
+
+    Before dbt starts, the environment variables the selected dbt profile output reads with
+    env_var() (and no default) are checked; each one unset is named.
+    """
     from floe_scaffold.project import locate_project, run_project
 
+    debug = debug_requested(debug)
+    if debug:
+        os.environ[DEBUG_VARIABLE] = "1"  # for `dbt parse`, run while the definitions load
     _configure_logging(log_format)
     layout = locate_project(project_dir)
     console = _out()
@@ -305,7 +319,11 @@ def run_command(select: str | None, project_dir: Path, log_format: str) -> None:
         style = "red" if "fail" in status.lower() else None
         console.print(f"  {status:<16} {what}", style=style, markup=False)
 
-    summary = run_project(layout, select=select, on_progress=progress)
+    summary = run_project(layout, select=select, on_progress=progress, debug=debug)
+    if not summary.success and summary.failure_lines:
+        console.print("failed:", style="bold red", markup=False)
+        for line in summary.failure_lines:
+            console.print(f"  {line}" if line else "", markup=False)
     table = Table(title=f"run {summary.run_id[:8]} ({summary.seconds:.1f} s)", title_justify="left")
     for column in ("asset", "status", "duration", "rows"):
         table.add_column(column, justify="right" if column in {"duration", "rows"} else "left")
@@ -319,6 +337,11 @@ def run_command(select: str | None, project_dir: Path, log_format: str) -> None:
         )
     console.print(table)
     if not summary.success:
+        if summary.trace:
+            errors = _err()
+            errors.print("the failed step's traceback (--debug):", style="bold", markup=False)
+            for line in readable_lines(summary.trace):
+                errors.print(line, markup=False)
         raise RunFailedError(summary.failure or "the run failed")
 
 
@@ -406,6 +429,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         first, *rest = (_printable(line) for line in error.lines())
         console.print(f"error: {first}", style="bold red", markup=False)
         for line in rest:
+            console.print(f"  {line}", markup=False)
+        # A tool's own text (dbt's messages): its lines kept, ANSI and control codes not.
+        for line in readable_lines(error.output or ""):
             console.print(f"  {line}", markup=False)
         return error.exit_code
     except click.exceptions.Exit as done:

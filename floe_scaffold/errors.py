@@ -54,14 +54,24 @@ class Issue:
 
 
 class FloeError(Exception):
-    """Root of every error meant for a user. ``exit_code`` is what the CLI returns."""
+    """Root of every error meant for a user. ``exit_code`` is what the CLI returns.
+
+    ``output`` is a tool's own text that explains the error (dbt's messages, a command to run):
+    the CLI shows it after :meth:`lines` as lines, with ANSI codes removed and other control
+    characters escaped, while each of :meth:`lines` is shown on one line, escaped whole (it may
+    quote a name from the user's file, where a line break must not forge another line).
+    """
 
     exit_code: int = EXIT_SYSTEM
 
-    def __init__(self, message: str, *, source: Path | str | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, source: Path | str | None = None, output: str | None = None
+    ) -> None:
+        # str(error), which Dagster shows for a component's error, carries the output too.
+        super().__init__(f"{message}\n{output}" if output else message)
         self.message = message
         self.source = str(source) if source is not None else None
+        self.output = output or None
 
     def lines(self) -> list[str]:
         """The text shown to the user, one line per list item."""

@@ -1,17 +1,32 @@
-"""``floe run``: materialize a project's assets in-process, with progress and a summary."""
+"""``floe run``: materialize a project's assets in-process, with progress and a summary.
+
+dbt's own lines pass through as dbt prints them (without colours when stdout is not a terminal,
+without Python tracebacks unless ``debug``); a failure is summed up from dbt's artifacts: each
+failed node with dbt's message, else dbt's error, else the Dagster step's error.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 import time
+import traceback
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from floe_scaffold._dbt_output import (
+    TRACEBACK_HINT,
+    CleanStream,
+    readable_lines,
+    without_tracebacks,
+)
 from floe_scaffold.errors import EXIT_INVALID_INPUT, FloeError
+from floe_scaffold.project._credentials import check_credentials
 from floe_scaffold.project._locate import ProjectLayout
 
 __all__ = ["AssetOutcome", "DefinitionsLoadError", "RunSummary", "project_home", "run_project"]
@@ -50,13 +65,20 @@ class AssetOutcome:
 
 @dataclass(frozen=True)
 class RunSummary:
-    """The outcome of ``floe run``."""
+    """The outcome of ``floe run``.
+
+    On failure, ``failure`` is one line that says what failed, ``failure_lines`` what dbt (or
+    Dagster) said about it, readable; ``trace`` is the failed step's Python traceback, kept only
+    when debugging.
+    """
 
     success: bool
     run_id: str
     outcomes: tuple[AssetOutcome, ...]
     failure: str | None
     seconds: float
+    failure_lines: tuple[str, ...] = ()
+    trace: str | None = None
 
 
 def run_project(
@@ -64,8 +86,17 @@ def run_project(
     *,
     select: str | None,
     on_progress: Callable[[str, str], None],
+    debug: bool = False,
 ) -> RunSummary:
-    """Load the project's definitions and execute the selected assets (all by default)."""
+    """Load the project's definitions and execute the selected assets (all by default).
+
+    Raises:
+        MissingCredentialsError: a variable the dbt profile output reads is unset (checked
+            before dbt starts).
+        DefinitionsLoadError: the definitions did not load (a failed ``dbt parse``, say).
+
+    """
+    check_credentials(layout)
     os.environ.setdefault("DAGSTER_IS_DEV_CLI", "1")  # floe run is a development command
     started = time.perf_counter()
     import dagster as dg
@@ -75,16 +106,17 @@ def run_project(
         loaded: Any = getattr(module, "defs")  # noqa: B009 - the attribute name is the convention
         definitions: dg.Definitions = loaded() if callable(loaded) else loaded
     except Exception as error:  # noqa: BLE001 - any failure of user code is reported, not raised
-        raise DefinitionsLoadError(
-            f"cannot load {layout.package}.definitions: {_root_cause(error)}"
-        ) from None
+        raise DefinitionsLoadError(layout.package, error, debug=debug) from None
     job = definitions.resolve_implicit_global_asset_job_def()
     keys = _selected_keys(definitions, select)
     run_id = str(uuid.uuid4())
     # With DAGSTER_HOME set, runs are recorded there (and `dagster dev` on that home shows them);
     # otherwise an in-memory instance keeps `floe run` fast.
     persistent = bool(os.environ.get("DAGSTER_HOME"))
-    with dg.DagsterInstance.get() if persistent else dg.DagsterInstance.ephemeral() as instance:
+    with (
+        dg.DagsterInstance.get() if persistent else dg.DagsterInstance.ephemeral() as instance,
+        _clean_stdout(tracebacks=debug),
+    ):
         instance.add_event_listener(run_id, _progress_listener(on_progress))
         result = job.execute_in_process(
             instance=instance,
@@ -93,41 +125,165 @@ def run_project(
             asset_selection=keys,
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
-    failure = None
+    failure: str | None = None
+    failure_lines: list[str] = []
+    trace = None
     if not result.success:
-        failures = [event for event in result.all_events if event.is_step_failure]
-        if failures and failures[0].step_failure_data.error is not None:
-            failure = failures[0].step_failure_data.error.message.strip()
-        else:
-            failure = "the run failed"
+        errors = [
+            event.step_failure_data.error
+            for event in result.all_events
+            if event.is_step_failure and event.step_failure_data.error is not None
+        ]
+        failure, failure_lines = _explain(layout.root, run_id, errors, debug=debug)
+        if debug and errors:
+            trace = _traceback(errors[0])
     return RunSummary(
         success=result.success,
         run_id=run_id,
         outcomes=tuple(_outcomes(layout.root, run_id)),
         failure=failure,
         seconds=time.perf_counter() - started,
+        failure_lines=tuple(failure_lines),
+        trace=trace,
     )
 
 
 class DefinitionsLoadError(FloeError):
-    """The project's definitions failed to load (exit 1); the message is the root cause."""
+    """The project's definitions failed to load (exit 1); the message is the root cause.
+
+    Dagster wraps component errors; the useful text is at the bottom of the chain, and a floe
+    error there (a failed ``dbt parse``, say) already says what to do, with dbt's output.
+    """
 
     exit_code = EXIT_INVALID_INPUT
 
+    def __init__(self, package: str, error: BaseException, *, debug: bool = False) -> None:
+        chain: list[BaseException] = []
+        current: BaseException | None = error
+        while current is not None and current not in chain:
+            chain.append(current)
+            current = current.__cause__ or current.__context__
+        floe = next((link for link in chain if isinstance(link, FloeError)), None)
+        trace = "".join(traceback.format_exception(error)) if debug else None
+        if floe is not None:
+            first, *self._more = floe.lines()
+            output = "\n".join(part for part in (floe.output, trace) if part)
+        else:  # Dagster's messages (a YAML error, say) span lines: the first is the headline
+            last = chain[-1]
+            head, _, rest = str(last).partition("\n")
+            first, self._more = f"{type(last).__name__}: {head}", []
+            hint = None if debug else "(`floe run --debug` or `dg check defs` shows the trace)"
+            output = "\n".join(part for part in (rest, trace, hint) if part)
+        super().__init__(f"cannot load {package}.definitions: {first}", output=output or None)
 
-def _root_cause(error: BaseException) -> str:
-    # Dagster wraps component errors; the useful text is at the bottom of the chain, and a
-    # floe error there (e.g. a failed `dbt parse`) already says what to do.
-    chain: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    for link in chain:
-        if isinstance(link, FloeError):
-            return link.message
-    last = chain[-1]
-    return f"{type(last).__name__}: {last} (run `dg check defs` for the full trace)"
+    def lines(self) -> list[str]:
+        return [self.message, *self._more]
+
+
+@contextlib.contextmanager
+def _clean_stdout(*, tracebacks: bool) -> Iterator[None]:
+    """Clean the lines dagster-dbt re-prints from dbt (see ``floe_scaffold._dbt_output``)."""
+    stream = CleanStream(sys.stdout, tracebacks=tracebacks)
+    try:
+        with contextlib.redirect_stdout(stream):
+            yield
+    finally:
+        stream.close()
+
+
+def _explain(
+    root: Path, run_id: str, errors: Sequence[Any], *, debug: bool
+) -> tuple[str, list[str]]:
+    """What failed (one line) and what dbt or Dagster said about it (readable lines)."""
+    nodes = _failed_nodes(root, run_id)
+    if nodes:
+        lines: list[str] = []
+        for kind, name, message in nodes:
+            lines.append(f"{kind} {name}:")
+            lines.extend(f"  {line}" if line else "" for line in readable_lines(message))
+        names = ", ".join(f"{kind} {name}" for kind, name, _ in nodes)
+        return f"the run failed: {names} (dbt's messages are above the table)", lines
+    dbt_errors = _dbt_errors(root, run_id, debug=debug)
+    if dbt_errors:
+        return "the run failed: dbt stopped with an error (shown above the table)", dbt_errors
+    if errors:
+        innermost = errors[0]
+        while innermost.cause is not None:  # Dagster wraps the step's own exception
+            innermost = innermost.cause
+        lines = readable_lines(innermost.message)
+        lines = lines if debug else without_tracebacks(lines)
+        return "the run failed: a step raised an error (shown above the table)", lines[:40]
+    return "the run failed", []
+
+
+def _run_dirs(root: Path, run_id: str) -> list[Path]:
+    # Each dagster-dbt invocation writes its own target/<op>-<run id[:7]>-<suffix>/ directory.
+    return sorted(path for path in root.rglob(f"target/*-{run_id[:7]}-*") if path.is_dir())
+
+
+def _failed_nodes(root: Path, run_id: str) -> list[tuple[str, str, str]]:
+    """(kind, name, dbt's message) of each node of this run that failed or errored."""
+    failed = []
+    for run_dir in _run_dirs(root, run_id):
+        results = _json(run_dir / "run_results.json")
+        for result in results.get("results", []) if isinstance(results, dict) else []:
+            status = str(result.get("status"))
+            if status in {"error", "fail", "runtime error"}:
+                kind, _, rest = str(result["unique_id"]).partition(".")
+                name = rest.split(".")[1] if rest.count(".") >= 1 else rest
+                failed.append((kind, name, str(result.get("message") or status)))
+    return failed
+
+
+def _dbt_errors(root: Path, run_id: str, *, debug: bool) -> list[str]:
+    """The error messages of dbt not about a node (a failed connection), from its JSON log."""
+    lines: list[str] = []
+    hidden = False
+    for run_dir in _run_dirs(root, run_id):
+        log = run_dir / "dbt.log"
+        try:
+            entries = log.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue
+        for entry in entries:
+            try:
+                event = json.loads(entry)
+                info, data = event["info"], event.get("data") or {}
+            except (ValueError, KeyError, TypeError):
+                continue
+            if info.get("level") != "error" or data.get("node_info"):
+                continue
+            if info.get("name") == "MainStackTrace":  # dbt's own lines show it when debugging
+                hidden = not debug
+                continue
+            lines.extend(readable_lines(str(info.get("msg") or "")))
+    if hidden and lines:
+        lines.append(TRACEBACK_HINT)
+    return lines
+
+
+def _json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _traceback(error: Any) -> str:
+    """A Dagster ``SerializableErrorInfo`` as Python prints a traceback, causes first."""
+    parts = []
+    if error.cause is not None:
+        parts += [
+            _traceback(error.cause),
+            "\nThe above exception was the direct cause of the following exception:\n\n",
+        ]
+    elif getattr(error, "context", None) is not None:
+        parts += [
+            _traceback(error.context),
+            "\nDuring handling of the above exception, another exception occurred:\n\n",
+        ]
+    parts.append("Traceback (most recent call last):\n" + "".join(error.stack) + error.message)
+    return "".join(parts)
 
 
 def _selected_keys(definitions: Any, select: str | None) -> Sequence[Any] | None:
@@ -164,11 +320,12 @@ def _progress_listener(on_progress: Callable[[str, str], None]) -> Callable[[Any
 
 
 def _outcomes(root: Path, run_id: str) -> list[AssetOutcome]:
-    # Each dagster-dbt invocation writes its own target/<op>-<run id[:7]>-<suffix>/ directory,
-    # so this run's results are read from its own run_results.json, never a stale shared one.
+    # This run's results are read from its own run_results.json, never a stale shared one.
     outcomes: list[AssetOutcome] = []
-    for results_file in sorted(root.rglob(f"target/*-{run_id[:7]}-*/run_results.json")):
-        results = json.loads(results_file.read_text(encoding="utf-8"))
+    for run_dir in _run_dirs(root, run_id):
+        results = _json(run_dir / "run_results.json")
+        if not isinstance(results, dict):
+            continue
         for result in results.get("results", []):
             unique_id = str(result["unique_id"])
             if unique_id.startswith("test."):
