@@ -29,6 +29,7 @@ from dagster import AssetExecutionContext
 from dagster_dbt import DbtProject, dbt_assets
 from pydantic import Field, field_validator
 
+from floe_scaffold.components._local_files import ensure_duckdb_folder
 from floe_scaffold.components._manifest import (
     DBT_RUN_FLAGS,
     PrepareMode,
@@ -156,6 +157,7 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
         lineage = self._lineage_target(root, contract)
         tracing = self._tracing_target(root, contract)
         profile_output = _profile_output(profiles_dir, self.profile, self.target, project_dir)
+        ensure_duckdb_folder(profile_output, project_dir)
         resource = FloeDbtCliResource(
             project_dir=str(project_dir),
             profiles_dir=str(profiles_dir),

@@ -13,16 +13,19 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
+from floe_scaffold.components._packages import ensure_packages
 from floe_scaffold.errors import FloeError
 
 __all__ = [
     "DBT_RUN_FLAGS",
     "ManifestError",
+    "PackagesError",
     "PrepareMode",
+    "dbt_deps_command",
     "dbt_executable",
     "dbt_parse_command",
     "ensure_manifest",
@@ -42,7 +45,20 @@ DBT_RUN_FLAGS = (*DBT_QUIET_FLAGS, "--log-format-file", "json")
 
 
 class ManifestError(FloeError):
-    """The dbt manifest is missing and could not be made; the message names the command."""
+    """The dbt manifest is missing and could not be made; the message names the command.
+
+    The message's first line says what is wrong; the lines after it (the command to run, dbt's
+    own output) become ``output``, which the CLI shows as lines, not as one escaped string.
+    """
+
+    def __init__(self, message: str, *, output: str | None = None) -> None:
+        headline, _, rest = message.partition("\n")
+        more = "\n".join(part for part in (rest, output or "") if part)
+        super().__init__(headline, output=more or None)
+
+
+class PackagesError(ManifestError):
+    """``dbt deps`` failed for a project that declares packages; the message shows dbt's error."""
 
 
 def dbt_executable() -> str:
@@ -71,6 +87,55 @@ def dbt_parse_command(
     if profile:
         command += ["--profile", profile]
     return command
+
+
+def dbt_deps_command(project_dir: Path) -> list[str]:
+    """The ``dbt deps`` command line that installs the project's declared packages."""
+    return [dbt_executable(), *DBT_QUIET_FLAGS, "deps", "--project-dir", str(project_dir)]
+
+
+def _run_dbt(command: Sequence[str], project_dir: Path) -> subprocess.CompletedProcess[str]:
+    """Run one dbt command in the project, its output captured as plain text (no colours)."""
+    environment = {
+        **os.environ,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_USE_COLORS": "false",  # its output is shown as text, in an error message
+    }
+    return subprocess.run(
+        list(command),
+        cwd=project_dir,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+
+
+def _deps_runner(project_dir: Path) -> Callable[[Sequence[str]], None]:
+    def run(command: Sequence[str]) -> None:
+        try:
+            done = _run_dbt(command, project_dir)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise PackagesError(
+                f"dbt deps could not run for {project_dir} ({error}); run it yourself:\n"
+                f"  {_shell(command)}"
+            ) from None
+        if done.returncode != 0:
+            raise PackagesError(
+                f"dbt deps failed for {project_dir} (exit {done.returncode}): the packages it "
+                "declares could not be installed; fix the entry dbt names below (a `local:` "
+                "path, a version, or a hub or git remote this machine cannot reach), then run "
+                "again",
+                output="\n".join(
+                    [
+                        *_dbt_lines(done.stdout + done.stderr),
+                        f"dbt deps alone: {_shell(command)}",
+                    ]
+                ),
+            )
+
+    return run
 
 
 def _project_files(project_dir: Path) -> Iterator[Path]:
@@ -124,6 +189,9 @@ def ensure_manifest(
         if not manifest.exists():
             raise ManifestError(_missing_message(manifest, command))
         return manifest
+    # Packages first: `dbt parse` fails on a project whose declared packages are not installed,
+    # and `dbt deps` rewrites package-lock.yml, which the fingerprint below covers.
+    ensure_packages(project_dir, _deps_runner(project_dir), dbt_deps_command(project_dir))
     stamp = project_dir / "target" / _STAMP
     current = fingerprint(
         project_dir, [profiles_dir / "profiles.yml"], [target or "", profile or ""]
@@ -139,27 +207,26 @@ def ensure_manifest(
 
 
 def _parse(command: list[str], project_dir: Path, manifest: Path) -> None:
-    environment = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     try:
-        done = subprocess.run(
-            command,
-            cwd=project_dir,
-            env=environment,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=900,
-        )
+        done = _run_dbt(command, project_dir)
     except (OSError, subprocess.TimeoutExpired) as error:
         raise ManifestError(f"{_missing_message(manifest, command)}\n  ({error})") from None
     if done.returncode != 0 or not manifest.exists():
-        output = "\n".join(
-            line for line in (done.stdout + done.stderr).splitlines() if line.strip()
-        )
         raise ManifestError(
-            f"dbt parse failed for {project_dir} (exit {done.returncode}); fix the error below "
-            f"and run it again:\n  {_shell(command)}\n{output[-4000:]}"
+            f"dbt parse failed for {project_dir} (exit {done.returncode}); fix the error dbt "
+            "reports below, then run again",
+            output="\n".join(
+                [*_dbt_lines(done.stdout + done.stderr), f"dbt parse alone: {_shell(command)}"]
+            ),
         )
+
+
+def _dbt_lines(text: str) -> list[str]:
+    """The lines dbt printed (the last 80): no colours, times, or traceback unless debugging."""
+    from floe_scaffold._dbt_output import debug_requested, log_lines, without_tracebacks
+
+    lines = log_lines(text)
+    return (lines if debug_requested() else without_tracebacks(lines))[-80:]
 
 
 def check_acyclic(manifest: dict[str, object], path: Path) -> None:

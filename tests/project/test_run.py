@@ -145,10 +145,36 @@ def test_an_existing_dbt_project_is_used_as_is(floe_dbt_init: Path, tmp_path: Pa
     assert after == before, "the user's dbt project is never modified"
     profile = yaml.safe_load((dest / ".floe/profiles/profiles.yml").read_text(encoding="utf-8"))
     assert list(profile) == ["my_dbt_project"], "the profile name is the project's own"
+    # dbt's starter ships a NULL id and a not_null test on it, on purpose: its own comment asks
+    # the user to uncomment a filter. So the honest first run fails that test and skips the
+    # downstream model; floe must say so (exit 1), not paper over it.
     done = run_in(dest, str(BIN / "floe"), "run", "--select", "my_first_dbt_model+")
-    table = done.stdout.split("run ")[-1]
-    assert "my_first_dbt_model" in table and "my_second_dbt_model" in table
-    assert "success" in table
+    assert done.returncode == 1, done.stdout + done.stderr
+    rows = _summary_rows(done.stdout)
+    assert rows["my_first_dbt_model"] == "success"
+    assert rows["my_second_dbt_model"] == "skipped"
+    assert "not_null_my_first_dbt_model_id" in done.stdout + done.stderr
+
+    first = dest / "analytics/models/example/my_first_dbt_model.sql"
+    first.write_text(
+        first.read_text(encoding="utf-8").replace(
+            "-- where id is not null", "where id is not null"
+        ),
+        encoding="utf-8",
+    )
+    done = run_in(dest, str(BIN / "floe"), "run", "--select", "my_first_dbt_model+")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _summary_rows(done.stdout) == {
+        "my_first_dbt_model": "success",
+        "my_second_dbt_model": "success",
+    }
+
+
+def _summary_rows(stdout: str) -> dict[str, str]:
+    """``{asset: status}`` from the summary table ``floe run`` prints last."""
+    table = stdout.split("\nrun ")[-1]
+    cells = [[cell.strip() for cell in line.split("│")[1:-1]] for line in table.splitlines()]
+    return {row[0]: row[1] for row in cells if len(row) >= 2 and row[0]}
 
 
 @pytest.fixture(scope="module")
