@@ -88,6 +88,10 @@ def _observe(
                 span.set_attribute("openlineage.run_id", run_id)
                 span.set_attribute("openlineage.namespace", lineage.target.namespace)
         return
+    if name == "SkippingDetails":  # a skipped data test is a failed assertion for dbt-ol
+        if lineage is not None:
+            lineage.on_dbt_event(raw)
+        return
     if name not in _RESULT_EVENTS:
         return
     span = spans.node_span(unique_id) if spans is not None else None

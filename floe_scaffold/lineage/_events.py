@@ -1,11 +1,18 @@
-"""OpenLineage RunEvents for a dbt invocation and its nodes, built with the official client."""
+"""OpenLineage RunEvents for a dbt invocation and its nodes, built with the official client.
+
+Every string that goes into an event is cleaned of terminal escape sequences (dbt colours its
+messages: ESC ``[31mERROR`` ESC ``[0m``), whatever facet it lands in.
+"""
 
 from __future__ import annotations
 
+import importlib
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+import attr
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import (
     data_quality_assertions_dataset,
@@ -21,11 +28,31 @@ from openlineage.client.facet_v2 import (
 from floe_scaffold import __version__
 from floe_scaffold.lineage._facets import ColumnClassification, ColumnClassificationDatasetFacet
 
-__all__ = ["PRODUCER", "Parent", "dataset", "run_event", "utc"]
+__all__ = [
+    "PRODUCER",
+    "REPOSITORY",
+    "Parent",
+    "dataset",
+    "run_event",
+    "singular_test_facet",
+    "strip_ansi",
+    "utc",
+]
 
-#: The ``producer`` of every event and facet: this package, at its version.
-PRODUCER = f"https://pypi.org/project/floe-scaffold/{__version__}/"
+#: The project's repository (``[project.urls] Source`` in pyproject.toml).
+REPOSITORY = "https://github.com/floe-runtime/floe-scaffold"
+#: The ``producer`` of every event and facet: this project's source at the release's tag.
+PRODUCER = f"{REPOSITORY}/tree/v{__version__}"
 _JOB_TYPES = {"model": "MODEL", "seed": "SEED", "snapshot": "SNAPSHOT", "test": "TEST"}
+#: CSI (colours, cursor), OSC (titles, links, up to BEL or ST) and two-byte escapes; 8-bit CSI.
+_ANSI = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])|\x9b[0-?]*[ -/]*[@-~]"
+)
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without terminal escape sequences (and without a stray ESC byte)."""
+    return _ANSI.sub("", text).replace("\x1b", "")
 
 
 def utc(value: str | None = None) -> str:
@@ -102,6 +129,19 @@ def dataset(
     return {"namespace": namespace, "name": name, "facets": facets}
 
 
+def singular_test_facet(execution: Mapping[str, Any]) -> Any | None:
+    """A ``test`` run facet (TestRunFacet) of one test execution; None on older clients."""
+    try:
+        test_run = importlib.import_module("openlineage.client.facet_v2.test_run")
+    except ImportError:  # pragma: no cover - openlineage-python before TestRunFacet
+        return None
+    known = attr.fields_dict(test_run.TestExecution)
+    return test_run.TestRunFacet(
+        tests=[test_run.TestExecution(**{k: v for k, v in execution.items() if k in known})],
+        producer=PRODUCER,
+    )
+
+
 def run_event(
     state: RunState,
     *,
@@ -116,10 +156,15 @@ def run_event(
     inputs: Sequence[Mapping[str, Any]] = (),
     outputs: Sequence[Mapping[str, Any]] = (),
     error: str | None = None,
-    assertions: Sequence[tuple[str, bool, str | None]] = (),
+    assertions: Sequence[Mapping[str, Any]] = (),
     run_facets: Mapping[str, Any] | None = None,
 ) -> RunEvent:
-    """One RunEvent; ``assertions`` go on the first input as ``dataQualityAssertions``."""
+    """One RunEvent; ``assertions`` go on the first input as ``dataQualityAssertions``.
+
+    An assertion is a mapping of the facet's fields (``assertion``, ``success``, ``name``,
+    ``column``, ``severity``, ``actual``, ``expected``); fields an older client does not know
+    are left out.
+    """
     job_facets: dict[str, Any] = {
         "jobType": job_type_job.JobTypeJobFacet(
             processingType="BATCH",
@@ -150,17 +195,8 @@ def run_event(
         for item in inputs
     ]
     if assertions and input_datasets:
-        quality = data_quality_assertions_dataset
-        input_datasets[0].inputFacets = {
-            "dataQualityAssertions": quality.DataQualityAssertionsDatasetFacet(
-                assertions=[
-                    quality.Assertion(assertion=name, success=success, column=column)
-                    for name, success, column in assertions
-                ],
-                producer=PRODUCER,
-            )
-        }
-    return RunEvent(
+        input_datasets[0].inputFacets = {"dataQualityAssertions": _assertions_facet(assertions)}
+    event = RunEvent(
         eventType=state,
         eventTime=event_time,
         run=Run(runId=run_id, facets=facets),
@@ -174,6 +210,40 @@ def run_event(
         ],
         producer=PRODUCER,
     )
+    _clean(event)
+    return event
+
+
+def _assertions_facet(
+    assertions: Sequence[Mapping[str, Any]],
+) -> data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet:
+    quality = data_quality_assertions_dataset
+    known = attr.fields_dict(quality.Assertion)
+    return quality.DataQualityAssertionsDatasetFacet(
+        assertions=[
+            quality.Assertion(**{k: v for k, v in item.items() if k in known and v is not None})
+            for item in assertions
+        ],
+        producer=PRODUCER,
+    )
+
+
+def _clean(value: Any) -> Any:
+    """``value`` with every string in it (attrs objects, dicts, lists) cleaned in place."""
+    if isinstance(value, str):
+        return strip_ansi(value) if ("\x1b" in value or "\x9b" in value) else value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            value[key] = _clean(item)
+    elif isinstance(value, list):
+        value[:] = [_clean(item) for item in value]
+    elif attr.has(type(value)):
+        for field in attr.fields(type(value)):
+            current = getattr(value, field.name)
+            cleaned = _clean(current)
+            if cleaned is not current:
+                object.__setattr__(value, field.name, cleaned)
+    return value
 
 
 def _dbt_version() -> str:

@@ -4,11 +4,19 @@ START is sent when dbt starts a node (``LogStartLine``), COMPLETE or FAIL when d
 result (``Log*Result``), so events follow state changes within milliseconds instead of being
 rebuilt from a ``run_results.json`` that may be stale. dbt writes a failing node's message to its
 debug log file before the result line, so FAIL carries dbt's own error text.
+
+Jobs, inputs and outputs are dbt-ol's (see ``_naming``): a model's inputs are its model and
+source parents as the manifest lists them, a FAIL has no output, data tests are one job per
+tested node (``_quality``) and a singular test is also a job of its own. Seeds are jobs too, which
+dbt-ol leaves out. The ``sql`` facet holds compiled SQL only: the manifest's ``compiled_code``,
+else the file dbt compiled in this invocation's target path, else nothing: a START goes out
+before dbt compiled the node (the file is read only for COMPLETE or FAIL), never with raw Jinja.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,16 +27,41 @@ from openlineage.client.uuid import generate_new_uuid
 
 from floe_scaffold.lineage._config import LineageTarget
 from floe_scaffold.lineage._dispatch import Dispatcher
-from floe_scaffold.lineage._events import PRODUCER, Parent, dataset, run_event, utc
+from floe_scaffold.lineage._events import (
+    PRODUCER,
+    Parent,
+    dataset,
+    run_event,
+    singular_test_facet,
+    strip_ansi,
+    utc,
+)
 from floe_scaffold.lineage._facets import TraceCorrelationRunFacet
-from floe_scaffold.lineage._naming import dataset_name, dataset_namespace, node_job_name
+from floe_scaffold.lineage._naming import (
+    data_test_job_name,
+    dataset_name,
+    dataset_namespace,
+    node_job_name,
+)
+from floe_scaffold.lineage._quality import (
+    AssertionGroup,
+    DataTestGroups,
+    assertion,
+    singular_execution,
+)
 from floe_scaffold.lineage._transport import dispatcher_for
 
 __all__ = ["DagsterRun", "LineageRecorder"]
 
 _RESULT_EVENTS = {"LogSeedResult", "LogModelResult", "LogSnapshotResult", "LogTestResult"}
 _EXECUTED = {"model", "seed", "snapshot", "test"}
+#: dbt-ol's inputs of a model or snapshot job: its model and source parents.
+_INPUT_PREFIXES = ("model.", "source.")
+#: dbt-ol's inputs of a singular test's job: its model, source and seed parents.
+_TEST_INPUT_PREFIXES = ("model.", "source.", "seed.")
 _FAILED = {"error", "fail", "runtime error"}
+#: dbt's event for a node it skips (an upstream node failed); for data tests only.
+_SKIPPED_EVENT = "SkippingDetails"
 _ERROR_EVENTS = {"CatchableExceptionOnRun", "GenericExceptionOnRun", "NodeCompiling"}
 #: dbt-ol's namespace for the orchestrator that runs dbt; the Dagster run is the root run.
 DAGSTER_NAMESPACE = "dagster"
@@ -98,17 +131,23 @@ class LineageRecorder:
         run_facets: Mapping[str, Any] | None = None,
     ) -> None:
         self.target = target
+        #: The dbt project (names come from the profile as written, as dbt-ol reads it).
+        self.dbt_project_dir = dbt_project_dir
         self._manifest = manifest
         self._adapter = str(manifest.get("metadata", {}).get("adapter_type") or "")
         self._project = str(manifest.get("metadata", {}).get("project_name") or "dbt")
-        self._namespace = dataset_namespace(self._adapter, profile_output, dbt_project_dir)
+        self._namespace = dataset_namespace(self._adapter, profile_output)
         self._command = command
         self._classifications = classifications
         self._run_facets = dict(run_facets or {})
         self._nodes: dict[str, Any] = {**manifest.get("nodes", {}), **manifest.get("sources", {})}
+        self._parents: Mapping[str, Any] = manifest.get("parent_map") or {}
+        self._tests = DataTestGroups(manifest)
         self._run_ids: dict[str, str] = {}
+        self._singular: dict[str, str] = {}
         self._errors: _ErrorLog | None = None
         self._target_path: Path | None = None
+        self._since = time.time()
         self._invocation_trace: tuple[str, str] | None = None
         self._dispatcher: Dispatcher = dispatcher_for(target)
         self.run_id = str(generate_new_uuid())
@@ -129,13 +168,14 @@ class LineageRecorder:
         return self._dispatcher
 
     def node_run_id(self, unique_id: str) -> str | None:
-        """The OpenLineage run id of a node started in this invocation."""
+        """The OpenLineage run id of a node started in this invocation (a test: its group's)."""
         return self._run_ids.get(unique_id)
 
     # -- the invocation ---------------------------------------------------------------------
 
     def start(self, target_path: Path | None, trace: tuple[str, str] | None = None) -> None:
         """Send START for the dbt invocation (the parent job of every node event)."""
+        self._since = time.time()
         if target_path is not None:
             self._target_path = target_path
             self._errors = _ErrorLog(target_path / "dbt.log")
@@ -150,7 +190,9 @@ class LineageRecorder:
         )
 
     def finish(self, *, success: bool, message: str | None = None) -> None:
-        """Send COMPLETE or FAIL for the dbt invocation."""
+        """Close the test groups still open, then send COMPLETE or FAIL for the invocation."""
+        for group in self._tests.close_all():
+            self._group_event(group)
         state = RunState.COMPLETE if success else RunState.FAIL
         self._submit(
             state,
@@ -179,17 +221,18 @@ class LineageRecorder:
         node = self._nodes.get(unique_id)
         if node is None or node.get("resource_type") not in _EXECUTED:
             return
-        if name == "LogStartLine" and unique_id not in self._run_ids:
+        if node.get("resource_type") == "test":
+            self._on_test(name, raw, node, trace)
+        elif name == "LogStartLine" and unique_id not in self._run_ids:
             self._run_ids[unique_id] = str(generate_new_uuid())
             self._node_event(RunState.START, node, node_info.get("node_started_at"), trace=trace)
         elif name in _RESULT_EVENTS and unique_id in self._run_ids:
-            status = str(node_info.get("node_status") or raw["data"].get("status") or "").lower()
+            status = _status(raw)
             failed = status in _FAILED
             self._node_event(
                 RunState.FAIL if failed else RunState.COMPLETE,
                 node,
                 node_info.get("node_finished_at"),
-                status=status,
                 error=self.failure_message(unique_id, raw) if failed else None,
                 trace=trace,
             )
@@ -197,7 +240,7 @@ class LineageRecorder:
     def failure_message(self, unique_id: str, raw: Mapping[str, Any]) -> str:
         """Dbt's own error text for a failed node (from its debug log), else a summary."""
         node = self._nodes.get(unique_id) or {"unique_id": unique_id, "name": unique_id}
-        return self._error_text(node, raw)
+        return strip_ansi(self._error_text(node, raw))
 
     def _error_text(self, node: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
         found = self._errors.message_for(node["unique_id"]) if self._errors else None
@@ -208,90 +251,163 @@ class LineageRecorder:
             return f"dbt test {node['name']} failed with {failures} failing row(s)"
         return f"dbt reported {node.get('resource_type')} {node['name']} as failed"
 
+    # -- models, seeds, snapshots -----------------------------------------------------------
+
     def _node_event(
         self,
         state: RunState,
         node: Mapping[str, Any],
         when: str | None,
         *,
-        status: str = "",
         error: str | None = None,
         trace: tuple[str, str] | None = None,
     ) -> None:
         unique_id = str(node["unique_id"])
         resource = str(node["resource_type"])
-        if resource == "test":
-            tested = self._tested_node(node)
-            inputs = [self._dataset(tested, with_schema=False)] if tested else []
-            column = node.get("column_name") or (node.get("test_metadata") or {}).get(
-                "kwargs", {}
-            ).get("column_name")
-            assertions = []
-            if state != RunState.START:
-                name = (node.get("test_metadata") or {}).get("name") or node["name"]
-                assertions = [(str(name), status in {"pass", "success", "warn"}, column)]
-            self._submit(
-                state,
-                self._run_ids[unique_id],
-                node_job_name(node, self._project, self._command),
-                utc(when),
-                parent=self._parent,
-                resource_type=resource,
-                inputs=inputs,
-                assertions=assertions,
-                error=error,
-                trace=trace,
-            )
-            return
-        inputs = [self._dataset(parent, with_schema=False) for parent in self._inputs(unique_id)]
+        sql = None if resource == "seed" else self._sql(node, compiled_file=state != RunState.START)
         self._submit(
             state,
             self._run_ids[unique_id],
-            node_job_name(node, self._project, self._command),
+            node_job_name(node, self._command),
             utc(when),
             parent=self._parent,
             resource_type=resource,
-            sql=self._sql(node) if resource != "seed" else None,
-            inputs=inputs,
-            outputs=[self._dataset(node, with_schema=True)],
+            sql=sql,
+            inputs=[self._dataset(p) for p in self._parents_of(unique_id, _INPUT_PREFIXES)],
+            outputs=[] if state == RunState.FAIL else [self._dataset(node, with_schema=True)],
             error=error,
             trace=trace,
         )
 
-    def _inputs(self, unique_id: str) -> list[Mapping[str, Any]]:
-        """Upstream relations, resolving ephemeral models through to their own inputs."""
-        found: list[Mapping[str, Any]] = []
-        seen: set[str] = set()
-        pending = list(self._manifest.get("parent_map", {}).get(unique_id, []))
-        while pending:
-            upstream = pending.pop(0)
-            if upstream in seen:
-                continue
-            seen.add(upstream)
-            node = self._nodes.get(upstream)
-            if node is None:
-                continue
-            if node.get("config", {}).get("materialized") == "ephemeral":
-                pending.extend(self._manifest.get("parent_map", {}).get(upstream, []))
-            elif node.get("resource_type") in {"model", "seed", "snapshot", "source"}:
-                found.append(node)
-        return found
+    def _parents_of(self, unique_id: str, prefixes: tuple[str, ...]) -> list[Mapping[str, Any]]:
+        """The parents dbt-ol takes for inputs, in the manifest's order."""
+        return [
+            self._nodes[parent]
+            for parent in self._parents.get(unique_id) or []
+            if str(parent).startswith(prefixes) and parent in self._nodes
+        ]
 
-    def _tested_node(self, test: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        attached = test.get("attached_node")
-        if attached and attached in self._nodes:
-            return self._nodes[attached]  # type: ignore[no-any-return]
-        for upstream in test.get("depends_on", {}).get("nodes", []):
-            if upstream in self._nodes:
-                return self._nodes[upstream]  # type: ignore[no-any-return]
-        return None
+    # -- data tests -------------------------------------------------------------------------
 
-    def _dataset(self, node: Mapping[str, Any], *, with_schema: bool) -> dict[str, Any]:
-        name = dataset_name(self._adapter, node)
+    def _on_test(
+        self,
+        name: str | None,
+        raw: Mapping[str, Any],
+        test: Mapping[str, Any],
+        trace: tuple[str, str] | None,
+    ) -> None:
+        """A data test started, finished or was skipped (dbt-ol counts a skipped test failed)."""
+        node_info = raw.get("data", {}).get("node_info") or {}
+        started = node_info.get("node_started_at")
+        if name in {"LogStartLine", _SKIPPED_EVENT}:
+            self._test_started(test, started, trace)
+        if name == _SKIPPED_EVENT:
+            skipped = "dbt skipped it: a node it depends on failed"
+            self._test_finished(test, "skipped", None, started, trace, skipped)
+        elif name in _RESULT_EVENTS:
+            status = _status(raw)
+            failed = status in _FAILED
+            self._test_finished(
+                test,
+                status,
+                raw.get("data", {}).get("num_failures"),
+                node_info.get("node_finished_at"),
+                trace,
+                self.failure_message(str(test["unique_id"]), raw) if failed else None,
+            )
+
+    def _test_started(
+        self, test: Mapping[str, Any], when: str | None, trace: tuple[str, str] | None
+    ) -> None:
+        unique_id = str(test["unique_id"])
+        opened = self._tests.start(unique_id, when, trace)
+        if opened is not None:
+            self._group_event(opened, start=True)
+        group = self._tests.group_of(unique_id)
+        if group is not None:
+            self._run_ids[unique_id] = group.run_id
+        if not test.get("test_metadata") and unique_id not in self._singular:
+            self._singular[unique_id] = str(generate_new_uuid())
+            self._singular_event(RunState.START, test, when, trace)
+
+    def _test_finished(
+        self,
+        test: Mapping[str, Any],
+        status: str,
+        failures: int | None,
+        when: str | None,
+        trace: tuple[str, str] | None,
+        error: str | None,
+    ) -> None:
+        unique_id = str(test["unique_id"])
+        closed = self._tests.finish(unique_id, assertion(test, status, failures), when, error)
+        if closed is not None:
+            self._group_event(closed)
+        if unique_id in self._singular:
+            self._singular_event(
+                RunState.COMPLETE if status in {"pass", "warn"} else RunState.FAIL,
+                test,
+                when,
+                trace,
+                execution=singular_execution(test, status, failures),
+                error=error,
+            )
+            del self._singular[unique_id]
+
+    def _group_event(self, group: AssertionGroup, *, start: bool = False) -> None:
+        tested = self._nodes[group.tested_id]
+        if start:
+            state, error = RunState.START, None
+        elif group.failed or not group.assertions:
+            state = RunState.FAIL
+            error = "\n".join(group.errors) or f"data tests of {tested['name']} failed"
+        else:
+            state, error = RunState.COMPLETE, None
+        self._submit(
+            state,
+            group.run_id,
+            data_test_job_name(tested, self._command),
+            utc(group.started_at if start else group.finished_at),
+            parent=self._parent,
+            resource_type="test",
+            inputs=[self._dataset(tested)],
+            assertions=() if start else group.assertions,
+            error=error,
+            trace=group.trace,
+        )
+
+    def _singular_event(
+        self,
+        state: RunState,
+        test: Mapping[str, Any],
+        when: str | None,
+        trace: tuple[str, str] | None,
+        *,
+        execution: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        unique_id = str(test["unique_id"])
+        facet = singular_test_facet(execution) if execution is not None else None
+        self._submit(
+            state,
+            self._singular[unique_id],
+            unique_id,
+            utc(when),
+            parent=self._parent,
+            resource_type="test",
+            inputs=[self._dataset(p) for p in self._parents_of(unique_id, _TEST_INPUT_PREFIXES)],
+            error=error if state == RunState.FAIL else None,
+            trace=trace,
+            extra_run_facets={"test": facet} if facet is not None else None,
+        )
+
+    # -- datasets and SQL -------------------------------------------------------------------
+
+    def _dataset(self, node: Mapping[str, Any], *, with_schema: bool = False) -> dict[str, Any]:
         classified = self._classified(node) if with_schema else None
         return dataset(
             self._namespace,
-            name,
+            dataset_name(node),
             columns=node.get("columns") if with_schema else None,
             classifications=classified,
         )
@@ -308,23 +424,30 @@ class LineageRecorder:
             found.setdefault(column, value)
         return found
 
-    def _sql(self, node: Mapping[str, Any]) -> str | None:
+    def _sql(self, node: Mapping[str, Any], *, compiled_file: bool) -> str | None:
+        """Compiled SQL only: the manifest's, else this invocation's compiled file, else None.
+
+        The file is read only once the node finished (``compiled_file``): at START dbt may be
+        writing it still.
+        """
         compiled = node.get("compiled_code")
         if compiled:
             return str(compiled)
-        if self._target_path is not None:
-            path = (
-                self._target_path
-                / "compiled"
-                / str(node.get("package_name"))
-                / str(node.get("original_file_path"))
-            )
-            try:
-                return path.read_text(encoding="utf-8")
-            except OSError:
-                pass
-        raw = node.get("raw_code")
-        return str(raw) if raw else None
+        if self._target_path is None or not compiled_file:
+            return None
+        path = (
+            self._target_path
+            / "compiled"
+            / str(node.get("package_name"))
+            / str(node.get("original_file_path"))
+        )
+        try:
+            # A file older than this invocation is a previous run's: never taken.
+            if path.stat().st_mtime < self._since - 0.05:
+                return None
+            return path.read_text(encoding="utf-8")
+        except OSError:
+            return None
 
     def _submit(
         self,
@@ -333,9 +456,10 @@ class LineageRecorder:
         job_name: str,
         when: str,
         trace: tuple[str, str] | None = None,
+        extra_run_facets: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        facets = dict(self._run_facets)
+        facets = {**self._run_facets, **(extra_run_facets or {})}
         if trace is not None:
             facets["traceCorrelation"] = TraceCorrelationRunFacet(
                 traceId=trace[0], spanId=trace[1], producer=PRODUCER
@@ -354,3 +478,8 @@ class LineageRecorder:
         except Exception:  # noqa: BLE001 - lineage must never fail a run
             return
         self._dispatcher.submit(event)
+
+
+def _status(raw: Mapping[str, Any]) -> str:
+    node_info = raw.get("data", {}).get("node_info") or {}
+    return str(node_info.get("node_status") or raw.get("data", {}).get("status") or "").lower()

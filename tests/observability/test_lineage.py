@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from floe_scaffold import __version__
 from floe_scaffold.project import init_project
 from tests.observability.lineage_receiver import LineageReceiver, OpenLineageValidator
 from tests.project.conftest import DEMO_ASSETS, floe_run
@@ -69,7 +70,7 @@ def test_every_model_gets_start_then_complete(
     assert parent[0]["run"]["facets"]["parent"]["job"]["namespace"] == "dagster"
     nodes = {name: evs for name, evs in jobs.items() if name.endswith((".run", ".seed"))}
     assert {_node(evs[0]) for evs in nodes.values()} == MODELS | SEEDS
-    namespace = f"duckdb://{project / 'dbt' / 'warehouse.duckdb'}"
+    namespace = "duckdb://warehouse.duckdb"  # the profile's path as written, as dbt-ol names it
     for name, evs in nodes.items():
         assert [e["eventType"] for e in evs] == ["START", "COMPLETE"], name
         assert evs[0]["run"]["runId"] == evs[1]["run"]["runId"]
@@ -81,15 +82,21 @@ def test_every_model_gets_start_then_complete(
     orders = next(evs for evs in nodes.values() if _node(evs[0]) == "orders")
     complete = orders[1]
     assert {i["name"] for i in complete["inputs"]} == {
+        "warehouse.main.int_order_payments",
         "warehouse.main.stg_orders",
-        "warehouse.main.stg_payments",
-    }, "ephemeral int_order_payments is resolved to its input"
+    }, "the model's parents as dbt-ol names them (the ephemeral one included)"
     assert complete["outputs"][0]["name"] == "warehouse.main.orders"
     fields = {f["name"] for f in complete["outputs"][0]["facets"]["schema"]["fields"]}
     assert "order_id" in fields
-    assert "int_order_payments" in complete["job"]["facets"]["sql"]["query"] or (
-        "stg_payments" in complete["job"]["facets"]["sql"]["query"]
-    )
+    query = complete["job"]["facets"]["sql"]["query"]
+    assert "stg_payments" in query, "compiled: the ephemeral model's CTE is injected"
+    for event in events:
+        assert (
+            event["producer"]
+            == f"https://github.com/floe-runtime/floe-scaffold/tree/v{__version__}"
+        )
+        sql = event["job"]["facets"].get("sql", {}).get("query", "")
+        assert "{{" not in sql and "{%" not in sql, "compiled SQL or none, never raw Jinja"
     received = dict(zip(map(id, events), lineage_receiver.received_at, strict=True))
     for evs in nodes.values():
         for event in evs:
@@ -118,25 +125,35 @@ def test_classified_columns_reach_the_dataset_facets(
     assert lineage_validator.errors(customers[0]) == []
 
 
-def test_data_tests_are_quality_assertions_on_the_tested_dataset(
+def test_data_tests_are_one_test_job_per_tested_model(
     project: Path, lineage_receiver: LineageReceiver
 ) -> None:
     done = floe_run(project, {"OPENLINEAGE_URL": lineage_receiver.url})
     assert done.returncode == 0, done.stderr
-    tests = [
-        e
-        for e in lineage_receiver.events
-        if e["job"]["name"].endswith(".build.test") and e["eventType"] == "COMPLETE"
-    ]
-    unique = next(e for e in tests if "unique_customers_customer_id" in e["job"]["name"])
-    tested = unique["inputs"][0]
+    jobs = _by_job(lineage_receiver.events)
+    tests = {name: evs for name, evs in jobs.items() if name.endswith(".build.test")}
+    assert {_node(evs[0]) for evs in tests.values()} == MODELS, "one job per tested model"
+    for name, evs in tests.items():
+        assert [e["eventType"] for e in evs] == ["START", "COMPLETE"], name
+        assert "inputFacets" not in evs[0]["inputs"][0] or not evs[0]["inputs"][0]["inputFacets"]
+    customers = jobs["warehouse.main.shop.customers.build.test"][1]
+    tested = customers["inputs"][0]
     assert tested["name"] == "warehouse.main.customers"
-    assertion = tested["inputFacets"]["dataQualityAssertions"]["assertions"][0]
-    assert {k: assertion[k] for k in ("assertion", "success", "column")} == {
+    assertions = tested["inputFacets"]["dataQualityAssertions"]["assertions"]
+    unique = next(a for a in assertions if a["name"] == "unique_customers_customer_id")
+    assert unique == {
         "assertion": "unique",
+        "name": "unique_customers_customer_id",
         "success": True,
         "column": "customer_id",
+        "severity": "error",
+        "actual": "0",
+        "expected": "0",
+        "params": {},
     }
+    assert len(assertions) == 3, "every test of customers, in one facet"
+    order = [e["job"]["name"] for e in lineage_receiver.events]
+    assert order.index("warehouse.main.shop.customers.build.test") < order.index("dbt-run-shop", 1)
 
 
 @pytest.mark.requirement("FR-013")
@@ -154,6 +171,12 @@ def test_a_failing_model_gets_fail_with_dbts_message(
     assert [e["eventType"] for e in orders] == ["START", "FAIL"]
     message = orders[1]["run"]["facets"]["errorMessage"]["message"]
     assert "no_such_column" in message
+    assert orders[1]["outputs"] == [], "a failed model wrote nothing (as dbt-ol says)"
+    invocation = jobs["dbt-run-shop"][1]["run"]["facets"]["errorMessage"]["message"]
+    assert "no_such_column" in invocation or "orders" in invocation
+    # json.dumps writes ESC as \u001b (ensure_ascii), so that is what is looked for.
+    escaped = [e["job"]["name"] for e in lineage_receiver.events if "\\u001b" in json.dumps(e)]
+    assert escaped == [], "no terminal escape sequence in any event"
     assert "warehouse.main.shop.customers.build.run" not in jobs, "skipped: never started"
     assert [e["eventType"] for e in jobs["dbt-run-shop"]] == ["START", "FAIL"]
     assert [e["eventType"] for e in jobs["warehouse.main.shop.stg_orders.build.run"]] == [
