@@ -3,9 +3,12 @@
 One worker thread per process sends events in order. The first failure (refused, hanging past
 the timeout, an HTTP error, an unknown host) logs one warning naming the endpoint and opens a
 per-process circuit breaker: later events are dropped, so a process pays at most one timeout.
-At the end of a run, :meth:`Dispatcher.flush` waits for the queue a bounded time. The warning
-names the endpoint by a label without credentials, and every known secret is scrubbed from the
-error text (a URL's password or API key must never reach a log line).
+A send still in progress past ``stuck_after`` seconds (an endpoint dripping its answer keeps
+every per-read timeout from firing) counts as a failure too, as soon as anyone looks: a later
+:meth:`Dispatcher.submit` or :meth:`Dispatcher.flush`. At the end of a run,
+:meth:`Dispatcher.flush` waits for the queue a bounded time, and not at all for a stuck send.
+The warning names the endpoint by a label without credentials, and every known secret is
+scrubbed from the error text (a URL's password or API key must never reach a log line).
 """
 
 from __future__ import annotations
@@ -26,16 +29,24 @@ class Dispatcher:
     """Sends events with ``send`` on a daemon thread; see the module docstring."""
 
     def __init__(
-        self, send: Callable[[Any], None], label: str, *, secrets: Iterable[str] = ()
+        self,
+        send: Callable[[Any], None],
+        label: str,
+        *,
+        secrets: Iterable[str] = (),
+        stuck_after: float | None = None,
     ) -> None:
         self._send = send
         self._label = label
         # Longest first, so that a secret containing another is scrubbed whole.
         self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self._stuck_after = stuck_after
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=10_000)
         self._broken = threading.Event()
+        self._warned = threading.Lock()
         self._idle = threading.Event()
         self._idle.set()
+        self._since: float | None = None
         self.sent = 0
         self.dropped = 0
         self.sent_at: list[float] = []
@@ -49,7 +60,7 @@ class Dispatcher:
 
     def submit(self, event: Any) -> None:
         """Queue ``event``; never blocks, never raises."""
-        if self._broken.is_set():
+        if self._broken.is_set() or self._stuck():
             self.dropped += 1
             return
         self._idle.clear()
@@ -59,13 +70,41 @@ class Dispatcher:
             self.dropped += 1
 
     def flush(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for queued events; True when all were handled."""
+        """Wait up to ``timeout`` seconds for queued events; True when all were handled.
+
+        Returns early when a send is stuck (see the module docstring): its events would not go.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._queue.unfinished_tasks == 0:
                 return True
+            if self._stuck():
+                break
             self._idle.wait(min(0.05, max(0.0, deadline - time.monotonic())))
         return self._queue.unfinished_tasks == 0
+
+    def _stuck(self) -> bool:
+        """Whether the send in progress outlived ``stuck_after``; if so, open the breaker."""
+        since = self._since
+        if self._stuck_after is None or since is None:
+            return False
+        held = time.monotonic() - since
+        if held <= self._stuck_after:
+            return False
+        self._fail(f"no answer after {held:.1f} s, past the {self._stuck_after:g} s timeout")
+        return True
+
+    def _fail(self, reason: str) -> None:
+        """Open the breaker; the first caller logs the one warning."""
+        if not self._warned.acquire(blocking=False):
+            return
+        self._broken.set()
+        logger.warning(
+            "OpenLineage endpoint %s failed (%s); lineage events of this process are dropped, "
+            "the run goes on",
+            self._label,
+            self._scrub(reason)[:300],
+        )
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:
@@ -79,20 +118,15 @@ class Dispatcher:
                 if self._broken.is_set():
                     self.dropped += 1
                     continue
+                self._since = time.monotonic()
                 self._send(event)
                 self.sent += 1
                 self.sent_at.append(time.time())
             except Exception as error:  # noqa: BLE001 - any failure of the endpoint is absorbed
-                self._broken.set()
                 self.dropped += 1
-                logger.warning(
-                    "OpenLineage endpoint %s failed (%s: %s); lineage events of this process "
-                    "are dropped, the run goes on",
-                    self._label,
-                    type(error).__name__,
-                    self._scrub(str(error))[:300],
-                )
+                self._fail(f"{type(error).__name__}: {error}")
             finally:
+                self._since = None
                 self._queue.task_done()
                 if self._queue.unfinished_tasks == 0:
                     self._idle.set()

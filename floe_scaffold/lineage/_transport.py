@@ -49,6 +49,11 @@ def dispatcher_for(target: LineageTarget) -> Dispatcher:
         dispatcher = _dispatchers.get(key)
         if dispatcher is None:
             client = _client(target)
-            dispatcher = Dispatcher(client.emit, target.label, secrets=target.secrets)
+            # An HTTP send past its timeout is stuck (an answer dripped byte by byte keeps the
+            # per-read timeout from firing); the user's own transport has its own settings.
+            stuck_after = target.timeout if target.kind == "http" else None
+            dispatcher = Dispatcher(
+                client.emit, target.label, secrets=target.secrets, stuck_after=stuck_after
+            )
             _dispatchers[key] = dispatcher
         return dispatcher

@@ -1,7 +1,8 @@
 """OpenTelemetry for dbt runs: a span per asset materialization, trace ids in logs.
 
-See ``_config`` for where spans go, ``_provider`` for the bounded export and shutdown, and
-``_logging`` for log correlation.
+See ``_config`` for where spans go, ``_provider`` for the bounded export and shutdown (with
+``_guard``, the per-process breaker, and ``_session``, no retry with backoff), and ``_logging``
+for log correlation.
 """
 
 from floe_scaffold.tracing._config import TracingTarget, resolve_tracing

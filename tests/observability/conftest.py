@@ -77,7 +77,7 @@ def hanging_url() -> Iterator[str]:
 
 @pytest.fixture
 def unresolvable_url() -> Iterator[str]:
-    """``http://lineage.invalid:5000``: the name never resolves."""
+    """A URL whose host never resolves, decided locally (no DNS): ``UNRESOLVABLE_URL``."""
     with unresolvable_endpoint() as url:
         yield url
 

@@ -46,6 +46,8 @@ __all__ = [
     "GARBAGE_RESPONSE",
     "LINEAGE_PATH",
     "SLOW_DRIP_RESPONSE",
+    "UNRESOLVABLE_URL",
+    "EndpointUrl",
     "Hit",
     "LineageReceiver",
     "OpenLineageValidator",
@@ -594,6 +596,21 @@ _ConnectionScript = Callable[[socket.socket, threading.Event, float], None]
 _POLL = 0.05
 
 
+class EndpointUrl(str):
+    """The URL of a scripted failure-mode endpoint: a plain ``str`` that also counts attempts.
+
+    :attr:`accepted` holds ``time.time()`` of every connection the endpoint accepted, so a test
+    can prove an endpoint was reached, and how often, without it ever answering.
+    """
+
+    accepted: list[float]
+
+    @property
+    def connections(self) -> int:
+        """How many connections the endpoint accepted so far."""
+        return len(self.accepted)
+
+
 @contextmanager
 def refused_endpoint() -> Iterator[str]:
     """A URL on 127.0.0.1 whose port refuses connections (RST at once).
@@ -609,14 +626,22 @@ def refused_endpoint() -> Iterator[str]:
         holder.close()
 
 
+#: An IPv6 link-local address scoped to an interface that does not exist: ``getaddrinfo`` (and
+#: gRPC's resolver) reject it locally, so it fails like an unknown host without asking the
+#: system resolver (a ``*.invalid`` name would wait for DNS, however slow or absent it is).
+UNRESOLVABLE_URL = "http://[fe80::1%25floe-no-such-if]:5000"
+
+
 @contextmanager
 def unresolvable_endpoint() -> Iterator[str]:
-    """A URL whose host cannot resolve (``.invalid`` is reserved by RFC 2606)."""
-    yield "http://lineage.invalid:5000"
+    """A URL whose host cannot resolve, decided locally: :data:`UNRESOLVABLE_URL`."""
+    yield UNRESOLVABLE_URL
 
 
 @contextmanager
-def hanging_endpoint(*, max_seconds: float = 300.0, max_connections: int = 64) -> Iterator[str]:
+def hanging_endpoint(
+    *, max_seconds: float = 300.0, max_connections: int = 64
+) -> Iterator[EndpointUrl]:
     """A URL on 127.0.0.1 that accepts TCP connections, reads everything, and never answers.
 
     Connections are held until exit (or ``max_seconds``), then closed; daemon threads only.
@@ -630,7 +655,7 @@ def hanging_endpoint(*, max_seconds: float = 300.0, max_connections: int = 64) -
 @contextmanager
 def garbage_endpoint(
     *, size: int = 512, seed: int = 0, max_seconds: float = 120.0, max_connections: int = 64
-) -> Iterator[str]:
+) -> Iterator[EndpointUrl]:
     """A URL on 127.0.0.1 that reads the request, answers ``size`` random bytes, then closes."""
     payload = random.Random(seed).randbytes(size)
     if payload.startswith(b"HTTP/"):  # pragma: no cover - would be a valid status line by chance
@@ -658,7 +683,7 @@ def slow_drip_endpoint(
     response: bytes = SLOW_DRIP_RESPONSE,
     max_seconds: float = 60.0,
     max_connections: int = 16,
-) -> Iterator[str]:
+) -> Iterator[EndpointUrl]:
     """A URL on 127.0.0.1 that reads the request, then sends ``response`` one byte per ``interval``.
 
     A client's per-read timeout never fires while bytes keep coming, so the total time is about
@@ -683,7 +708,7 @@ def slow_drip_endpoint(
 @contextmanager
 def _scripted_endpoint(
     script: _ConnectionScript, *, max_seconds: float, max_connections: int
-) -> Iterator[str]:
+) -> Iterator[EndpointUrl]:
     """Listen on 127.0.0.1; run ``script(conn, stop, deadline)`` per connection in a daemon thread.
 
     Bounded: at most ``max_connections`` connections, none after ``max_seconds``; on exit every
@@ -695,6 +720,7 @@ def _scripted_endpoint(
     connections: list[socket.socket] = []
     workers: list[threading.Thread] = []
     lock = threading.Lock()
+    accepted: list[float] = []
 
     def run_script(conn: socket.socket) -> None:
         try:
@@ -718,6 +744,7 @@ def _scripted_endpoint(
             conn.settimeout(_POLL)
             worker = threading.Thread(target=run_script, args=(conn,), daemon=True)
             with lock:
+                accepted.append(time.time())
                 connections.append(conn)
                 workers.append(worker)
             worker.start()
@@ -729,7 +756,9 @@ def _scripted_endpoint(
         listener.settimeout(_POLL)
         acceptor = threading.Thread(target=accept_loop, name="scripted-endpoint", daemon=True)
         acceptor.start()
-        yield f"http://{LOCALHOST}:{listener.getsockname()[1]}"
+        url = EndpointUrl(f"http://{LOCALHOST}:{listener.getsockname()[1]}")
+        url.accepted = accepted
+        yield url
     finally:
         stop.set()
         join_deadline = time.monotonic() + 2.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
@@ -107,16 +108,77 @@ def test_one_failure_opens_the_breaker_and_warns_once(caplog: pytest.LogCaptureF
     assert "http://127.0.0.1:9" in warnings[0].getMessage()
 
 
+#: What a loaded 2-core machine may add to any short wait (a thread can stall for seconds).
+SCHEDULING_SLACK = 5.0
+
+
 def test_flush_is_bounded_when_the_endpoint_hangs() -> None:
     release = threading.Event()
 
     def hang(_event: object) -> None:
-        release.wait(10)
+        release.wait(60)
 
     dispatcher = Dispatcher(hang, "hanging")
     dispatcher.submit(1)
     started = time.monotonic()
     assert not dispatcher.flush(0.3)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 0.3 + SCHEDULING_SLACK  # not the 60 s hang
     release.set()
-    assert dispatcher.flush(5.0)
+    assert dispatcher.flush(30.0)
+
+
+def test_a_send_stuck_past_its_timeout_opens_the_breaker(caplog: pytest.LogCaptureFixture) -> None:
+    """An endpoint dripping its answer never trips the per-read timeout: once the send has taken
+    longer than the timeout, flush stops waiting for it, later events are dropped, one warning."""
+    release = threading.Event()
+    calls: list[int] = []
+
+    def drip(event: int) -> None:
+        calls.append(event)
+        release.wait(60)
+
+    dispatcher = Dispatcher(drip, "http://127.0.0.1:9", stuck_after=0.2)
+    try:
+        dispatcher.submit(1)
+        dispatcher.submit(2)
+        deadline = time.monotonic() + 30
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        started = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="floe_scaffold.lineage"):
+            assert not dispatcher.flush(30.0)
+            assert time.monotonic() - started < 15, "flush waited for the stuck send"
+            assert dispatcher.broken
+            assert not dispatcher.flush(30.0)  # once stuck, no wait at all ...
+            assert time.monotonic() - started < 15
+            dispatcher.submit(3)  # ... and nothing more queued
+        assert calls == [1]
+        warnings = [
+            r.getMessage() for r in caplog.records if "OpenLineage endpoint" in r.getMessage()
+        ]
+        assert len(warnings) == 1
+        assert "past the 0.2 s timeout" in warnings[0]
+        assert "http://127.0.0.1:9" in warnings[0]
+    finally:
+        release.set()
+    deadline = time.monotonic() + 30
+    while not dispatcher.flush(0.05) and time.monotonic() < deadline:
+        pass  # flush returns at once while the released send is still returning
+    assert calls == [1], "events queued behind the stuck send are dropped, not sent late"
+    assert dispatcher.dropped == 2
+
+
+def test_a_slow_send_within_its_timeout_is_waited_for() -> None:
+    """Slow but within the timeout is not stuck: flush waits, nothing is dropped."""
+    sent: list[int] = []
+
+    def slow(event: int) -> None:
+        time.sleep(0.2)
+        sent.append(event)
+
+    dispatcher = Dispatcher(slow, "slow", stuck_after=30.0)
+    for number in range(3):
+        dispatcher.submit(number)
+    assert dispatcher.flush(30.0)
+    assert sent == [0, 1, 2]
+    assert not dispatcher.broken

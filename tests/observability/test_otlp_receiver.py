@@ -68,6 +68,10 @@ pytestmark = pytest.mark.usefixtures("otel_env")
 
 PROTOCOLS: tuple[OtlpProtocol, ...] = ("grpc", "http")
 SERVICE = "floe-receiver-test"
+#: What a loaded 2-core machine may add to any short wait (a thread can stall for seconds). Time
+#: bounds here tell "bounded by the exporter's timeout" from "held" (the SDK defaults take 7-10 s
+#: to give up on a broken collector, 30 s with a timeout misread as milliseconds), no finer.
+SCHEDULING_SLACK = 5.0
 
 # --------------------------------------------------------------------------------------------------
 # Helpers
@@ -364,10 +368,9 @@ def test_shutdown_exports_what_is_still_queued(
     )
     emit_trace(provider)
     assert otlp_receiver.spans == []
-    timing = shutdown_in_thread(provider, join_timeout=5)
+    timing = shutdown_in_thread(provider, join_timeout=2 * SCHEDULING_SLACK)
     assert timing.finished
     assert timing.error is None
-    assert timing.seconds < 2
     spans = otlp_receiver.wait_for(8, timeout=2)
     assert sorted({(span.name, span.protocol) for span in spans}) == sorted(
         (name, protocol)
@@ -498,7 +501,7 @@ def test_grpc_endpoint_without_scheme_means_tls(otlp_receiver: OtlpReceiver) -> 
         assert tls.export(spans) is SpanExportResult.FAILURE
     finally:
         tls.shutdown()
-    assert time.perf_counter() - started < 2.5
+    assert time.perf_counter() - started < 1 + SCHEDULING_SLACK  # the 1 s timeout, not a hang
     assert otlp_receiver.requests == []
 
     plain = grpc_exporter.OTLPSpanExporter(endpoint=bare, insecure=True, timeout=2)
@@ -536,7 +539,9 @@ def test_bounded_shutdown_with_a_broken_collector(
 ) -> None:
     """20 queued spans, exporter ``timeout=1``: shutdown returns in about 1 s, never raises.
 
-    The exporter's retries (backoff 1, 2, 4 ... s) all live inside that one-second deadline.
+    The exporter's retries (backoff 1, 2, 4 ... s) all live inside that one-second deadline. The
+    bound allows a loaded machine's stalls (:data:`SCHEDULING_SLACK`) and still tells it from
+    the default 10 s timeout (7-10 s).
     """
     with failure_url(kind, protocol, otlp_receiver) as url:
         provider = make_provider(make_exporter(protocol, url, timeout=1))
@@ -545,11 +550,11 @@ def test_bounded_shutdown_with_a_broken_collector(
         for index in range(20):
             with tracer.start_as_current_span(f"span-{index}"):
                 pass
-        assert time.perf_counter() - started < 0.5  # span.end() only enqueues
-        timing = shutdown_in_thread(provider, join_timeout=5)
+        # span.end() only enqueues (an export per span would take 20 s with a hanging collector).
+        assert time.perf_counter() - started < SCHEDULING_SLACK
+        timing = shutdown_in_thread(provider, join_timeout=1 + SCHEDULING_SLACK)
     assert timing.finished, f"shutdown still running after {timing.seconds:.2f} s"
     assert timing.error is None
-    assert timing.seconds < 2.5, f"shutdown took {timing.seconds:.2f} s"
     assert otlp_receiver.spans == []
     if kind == "unavailable":
         statuses = {request.status for request in otlp_receiver.requests}
@@ -625,9 +630,8 @@ def test_sdk_disabled_yields_noop_tracers_from_the_sdk_provider(
         assert not span.get_span_context().is_valid
     emit_trace(provider)
     assert provider.force_flush()
-    timing = shutdown_in_thread(provider, join_timeout=5)
-    assert timing.finished
-    assert timing.seconds < 1
+    timing = shutdown_in_thread(provider, join_timeout=SCHEDULING_SLACK)
+    assert timing.finished  # nothing to export, nothing to wait for
     assert otlp_receiver.requests == []
     assert sdk_spans() == []
 
@@ -746,7 +750,7 @@ def test_waits_are_bounded_and_explain(otlp_receiver: OtlpReceiver) -> None:
         otlp_receiver.wait_for_span("two", timeout=0.1)
     with pytest.raises(TimeoutError, match="export request"):
         otlp_receiver.wait_for_requests(5, timeout=0.1)
-    assert time.perf_counter() - started < 2
+    assert time.perf_counter() - started < 0.5 + SCHEDULING_SLACK
     with pytest.raises(LookupError, match="exactly one span named 'two', found 0"):
         otlp_receiver.span("two")
     assert otlp_receiver.wait_for_span("one").name == "one"
@@ -784,7 +788,7 @@ def test_lifecycle_and_ports() -> None:
             receiver.start()
     started = time.perf_counter()
     receiver.stop()  # idempotent
-    assert time.perf_counter() - started < 1
+    assert time.perf_counter() - started < SCHEDULING_SLACK
     assert not receiver.is_running()
     assert _port_refuses(grpc_port)
     assert _port_refuses(http_port)
