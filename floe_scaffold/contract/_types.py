@@ -35,8 +35,11 @@ SUPPORTED_VERSIONS = ("1.0.0",)
 #: matches before a final newline, which JSON Schema validators in Python would then accept).
 END = r"(?![\s\S])"
 
-#: A Kubernetes secret name, as the origin contract defines ``*_secret_ref``.
-SECRET_REF_PATTERN = rf"^[a-zA-Z0-9][a-zA-Z0-9_-]{{0,252}}{END}"
+#: A Kubernetes Secret name: a lowercase RFC 1123 subdomain of at most 253 characters (the
+#: origin's pattern also took uppercase and ``_``, which Kubernetes refuses and neither the chart's
+#: schema nor the API's JSON Schema catches; the secret ref is deployed as a Secret's name).
+_DNS_LABEL = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
+SECRET_REF_PATTERN = rf"^(?=[\s\S]{{1,253}}{END}){_DNS_LABEL}(?:\.{_DNS_LABEL})*{END}"
 
 ComputeTargetName = Literal[
     "duckdb", "snowflake", "bigquery", "redshift", "databricks", "postgres", "spark"
@@ -45,20 +48,28 @@ ComputeTargetName = Literal[
 _ENV_PREFIX = re.compile(r"^(?:env|secret|vault)[:=]", re.IGNORECASE)
 
 
+def _secret_name_like(value: str) -> str:
+    """A valid Secret name close to ``value``: lowercase, other characters as ``-``."""
+    words = re.sub(r"[^a-z0-9.]+", "-", value.lower()).strip("-.")
+    spelled = re.sub(r"-*\.[-.]*", ".", words)[:253].strip("-.")
+    return spelled or "my-secret"
+
+
 def _check_secret_ref(value: str) -> str:
     # The origin's own quickstart wrote `env:SNOWFLAKE_PASSWORD`; say what to write instead.
     if _ENV_PREFIX.match(value):
-        bare = value.split(":", 1)[-1].split("=", 1)[-1]
-        suggestion = re.sub(r"[^a-zA-Z0-9_-]", "-", bare).strip("-_").lower() or "my-secret"
+        suggestion = _secret_name_like(value.split(":", 1)[-1].split("=", 1)[-1])
         raise ValueError(
-            f"{value!r} is a reference to a value, but secret refs are Kubernetes secret names "
-            f"(letters, digits, '-' and '_'); write e.g. {suggestion!r} and export the "
+            f"{value!r} is a reference to a value, but secret refs are Kubernetes Secret names "
+            f"(lowercase letters, digits, '-' and '.'); write e.g. {suggestion!r} and export the "
             "credentials as environment variables named after it (see `floe profiles`)"
         )
     if not re.search(SECRET_REF_PATTERN, value):
         raise ValueError(
-            f"{value!r} is not a Kubernetes secret name: 1-253 characters, letters, digits, "
-            "'-' and '_', starting with a letter or digit (e.g. 'snowflake-prod-creds')"
+            f"{value!r} is not a Kubernetes Secret name, which Kubernetes (and the Dagster Helm "
+            "chart's envSecrets) require: 1-253 characters, lowercase letters, digits, '-' and "
+            "'.', starting and ending with a letter or digit; write e.g. "
+            f"{_secret_name_like(value)!r}"
         )
     return value
 

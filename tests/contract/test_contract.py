@@ -158,13 +158,13 @@ def test_a_value_reference_as_secret_ref_gets_a_suggested_fix() -> None:
     data = build_contract(compute={"target": "snowflake", "connection_secret_ref": "env:SF_PASS"})
     (issue,) = _issues(data)
     assert issue.startswith("compute.connection_secret_ref: 'env:SF_PASS' is a reference")
-    assert "write e.g. 'sf_pass'" in issue
+    assert "write e.g. 'sf-pass'" in issue
     assert _schema_errors(data) != []
 
 
 def test_a_secret_ref_that_is_not_a_kubernetes_name_is_refused() -> None:
     (issue,) = _issues(build_contract(compute={"connection_secret_ref": "has space"}))
-    assert "is not a Kubernetes secret name" in issue
+    assert "is not a Kubernetes Secret name" in issue
 
 
 @pytest.mark.parametrize("version", ["2.0.0", "0.9.0", "10.1.0"])
