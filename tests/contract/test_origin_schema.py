@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 from hypothesis import event, given, settings
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
 from tests.contract.test_contract_properties import (
     CONTRACTS,
@@ -70,18 +70,28 @@ def as_origin_writes(data: Any) -> Any:
 _SECRET_FIELDS = {"connection_secret_ref", "api_secret_ref", "credential_secret_ref"}
 
 
+def _dotted_secret_name(error: ValidationError) -> bool:
+    """Whether ``error`` is only the origin's refusal of a dotted Secret name (documented).
+
+    Under ``anyOf`` (a field that may also be null) the refusal is nested: it is explained when
+    some branch fails only for such names.
+    """
+    if error.validator == "anyOf" and error.context:
+        branches: dict[Any, list[ValidationError]] = {}
+        for sub in error.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        return any(all(_dotted_secret_name(sub) for sub in subs) for subs in branches.values())
+    return bool(
+        error.absolute_path
+        and error.absolute_path[-1] in _SECRET_FIELDS
+        and isinstance(error.instance, str)
+        and "." in error.instance
+    )
+
+
 def origin_errors(data: Any) -> list[str]:
     """The origin's refusals of ``data``, less those of a dotted Secret name (documented)."""
-    return [
-        error.message
-        for error in ORIGIN.iter_errors(data)
-        if not (
-            error.absolute_path
-            and error.absolute_path[-1] in _SECRET_FIELDS
-            and isinstance(error.instance, str)
-            and "." in error.instance
-        )
-    ]
+    return [error.message for error in ORIGIN.iter_errors(data) if not _dotted_secret_name(error)]
 
 
 def test_the_origin_schema_is_the_origins() -> None:
@@ -102,7 +112,7 @@ def test_golden_artifacts_differ_from_the_origin_schema_only_by_the_tolerated_sp
 
 
 @pytest.mark.requirement("FR-001")
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
 @given(data=CONTRACTS)
 def test_every_contract_floe_accepts_the_origin_accepts(data: dict[str, Any]) -> None:
     accepted = model_accepts(data)
