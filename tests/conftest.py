@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import Counter
 from collections.abc import Iterable
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +22,7 @@ from floe_scaffold._cli import main
 from tests.helpers import ROOT, CliResult, FloeRunner
 
 #: The sibling folder a test must never read: a user's clone has nothing beside it.
-FORBIDDEN = os.path.join(os.path.realpath(ROOT.parent), "shared")
+FORBIDDEN = str(ROOT.parent.resolve() / "shared")
 _PATH_EVENTS = {"open", "os.listdir", "os.scandir", "os.chdir", "shutil.copytree", "glob.glob"}
 
 
@@ -36,7 +38,8 @@ def _reaches_outside(values: Iterable[Any]) -> str | None:
                 return found
         elif isinstance(value, (str, bytes, os.PathLike)):
             text = os.fsdecode(value)
-            if FORBIDDEN in text or FORBIDDEN in os.path.abspath(text):
+            # abspath is a pure string operation: safe inside an audit hook.
+            if FORBIDDEN in text or FORBIDDEN in os.path.abspath(text):  # noqa: PTH100
                 return text
     return None
 
@@ -74,3 +77,36 @@ def floe(capsys: pytest.CaptureFixture[str]) -> FloeRunner:
 def pytest_report_header() -> list[str]:
     names = ["dbt-core", "dagster", "dagster-dbt", "copier", "pydantic", "openlineage-python"]
     return ["tools: " + ", ".join(f"{name} {version(name)}" for name in names)]
+
+
+#: Modules that test the suite's own instruments (receivers, the checkout guard), not floe.
+INFRASTRUCTURE = frozenset(
+    {
+        "tests/observability/test_receiver.py",
+        "tests/observability/test_otlp_receiver.py",
+        "tests/test_checkout_guard.py",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(item.path).relative_to(ROOT).as_posix() in INFRASTRUCTURE:
+            item.add_marker(pytest.mark.infrastructure)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Count product tests apart from tests of the test infrastructure, so green means floe."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for outcome in ("passed", "failed", "skipped", "error", "xfailed", "xpassed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") != "call" and outcome == "passed":
+                continue
+            kind = "infrastructure" if "infrastructure" in report.keywords else "product"
+            counts[(kind, outcome)] += 1
+    if not counts:
+        return
+    for kind, title in (("product", "product tests"), ("infrastructure", "test infrastructure")):
+        found = {outcome: n for (k, outcome), n in counts.items() if k == kind}
+        text = ", ".join(f"{n} {outcome}" for outcome, n in sorted(found.items())) or "none"
+        terminalreporter.write_line(f"{title}: {text}")
