@@ -35,7 +35,7 @@ def run(*, quick: bool) -> list[Figure]:
         project = parsed_demo()
         validator = OpenLineageValidator(extra_schema_files=floe_facet_schema_files())
         receiver = stack.enter_context(LineageReceiver(validator))
-        scenarios = {
+        scenarios: dict[str, dict[str, str]] = {
             "run, lineage off": {"OPENLINEAGE_DISABLED": "true"},
             "run, lineage to a live receiver": {"OPENLINEAGE_URL": receiver.url},
             "run, lineage endpoint refused": {

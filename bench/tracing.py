@@ -60,7 +60,7 @@ def run(*, quick: bool) -> list[Figure]:
     with ExitStack() as stack:
         project = parsed_demo()
         receiver = stack.enter_context(OtlpReceiver())
-        scenarios = {
+        scenarios: dict[str, dict[str, str]] = {
             "run, tracing off": {"OTEL_SDK_DISABLED": "true"},
             "run, tracing to a live collector": {
                 "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.http_endpoint

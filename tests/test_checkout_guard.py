@@ -14,7 +14,7 @@ from tests.helpers import FIXTURES, ROOT
 
 def test_opening_a_file_beside_the_checkout_is_refused() -> None:
     with pytest.raises(OutsideCheckoutError, match="tests read only the repository"):
-        Path(FORBIDDEN, "fixtures", "anything.json").open(encoding="utf-8")
+        Path(FORBIDDEN, "fixtures", "anything.json").read_text(encoding="utf-8")
 
 
 def test_listing_or_running_against_the_sibling_folder_is_refused() -> None:

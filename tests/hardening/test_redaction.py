@@ -82,4 +82,4 @@ def test_grpc_drops_credentials_in_its_endpoint_url(caplog: pytest.LogCaptureFix
         assert "carries credentials in its URL" in caplog.text
         assert "http://127.0.0.1:4317" in caplog.text
     finally:
-        exporter.shutdown()  # type: ignore[attr-defined]
+        exporter.shutdown()
