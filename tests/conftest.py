@@ -108,5 +108,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         return
     for kind, title in (("product", "product tests"), ("infrastructure", "test infrastructure")):
         found = {outcome: n for (k, outcome), n in counts.items() if k == kind}
-        text = ", ".join(f"{n} {outcome}" for outcome, n in sorted(found.items())) or "none"
-        terminalreporter.write_line(f"{title}: {text}")
+        if found:
+            text = ", ".join(f"{n} {outcome}" for outcome, n in sorted(found.items()))
+            terminalreporter.write_line(f"{title}: {text}")
