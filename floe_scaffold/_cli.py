@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -219,12 +220,40 @@ def init(dest: Path, artifacts: Path | None, name: str | None, force: bool) -> N
         console.print("  git repository initialized with a first commit", markup=False)
     elif result.git_problem:
         console.print(f"  note: no git commit made ({result.git_problem})", markup=False)
+    if result.git_identity_borrowed:
+        console.print(
+            "  note: git has no user identity here, so the first commit was made as "
+            "floe-scaffold <floe-scaffold@localhost>; before your own first commit, set yours: "
+            "git config --global user.name 'Your Name' && "
+            "git config --global user.email you@example.com",
+            markup=False,
+        )
     where = shlex.quote(str(dest))
+    floe, activate = _how_to_call("floe")
     console.print("next:", style="bold", markup=False)
+    if activate is not None:
+        console.print(f"  . {activate}   # then plain `floe` works too", markup=False)
     console.print(f"  cd {where}", markup=False)
-    console.print("  floe run      # materialize every asset, with a summary", markup=False)
-    console.print("  floe dev      # the Dagster UI", markup=False)
-    console.print("  pytest        # the project's own checks", markup=False)
+    console.print(f"  {floe} run      # materialize every asset, with a summary", markup=False)
+    console.print(f"  {floe} dev      # the Dagster UI", markup=False)
+    console.print(
+        "  pytest        # the project's own checks (after pip install -e '.[dev]')", markup=False
+    )
+
+
+def _how_to_call(name: str) -> tuple[str, str | None]:
+    """How to type ``name`` of this environment in another directory, and its activate script.
+
+    Bare ``name`` when ``PATH`` finds this environment's copy; else its absolute path, and the
+    environment's ``activate`` script (when it has one) that would put it on ``PATH``.
+    """
+    here = Path(sys.executable).absolute().parent
+    ours = here / name
+    found = shutil.which(name)
+    if not ours.exists() or (found is not None and Path(found).resolve() == ours.resolve()):
+        return name, None
+    activate = here / "activate"
+    return shlex.quote(str(ours)), shlex.quote(str(activate)) if activate.exists() else None
 
 
 @cli.command(epilog=_EXIT_CODES)
@@ -272,10 +301,12 @@ def update(dest: Path, artifacts: Path | None, diff: bool) -> None:
     if result.conflicts:
         raise UpdateConflictsError(result.conflicts)
     console.print("next: review with `git diff`, then commit:", style="bold", markup=False)
-    console.print(
-        f"  git add -A && git commit -m 'Update to floe-scaffold {result.to_commit}'",
-        markup=False,
+    message = (
+        f"Update the floe contract (floe-scaffold {__version__})"
+        if result.from_commit == result.to_commit
+        else f"Update to floe-scaffold {__version__}"
     )
+    console.print(f"  git add -A && git commit -m {shlex.quote(message)}", markup=False)
 
 
 @cli.command("run", epilog=_EXIT_CODES)
@@ -336,6 +367,18 @@ def run_command(select: str | None, project_dir: Path, log_format: str, debug: b
             style="red" if outcome.status == "error" else None,
         )
     console.print(table)
+    if summary.record_problem is not None:
+        where = f" in {summary.recorded_in}" if summary.recorded_in is not None else ""
+        _err().print(
+            f"note: the run was not recorded{where} ({summary.record_problem}); `floe dev` "
+            "will not show it. Make the directory writable, or set DAGSTER_HOME to another "
+            "Dagster instance",
+            markup=False,
+        )
+    elif summary.recorded_in is not None:
+        console.print(
+            f"recorded in {summary.recorded_in} (`floe dev` shows it)", style="dim", markup=False
+        )
     if not summary.success:
         if summary.trace:
             errors = _err()
@@ -355,19 +398,24 @@ def run_command(select: str | None, project_dir: Path, log_format: str, debug: b
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=3000, show_default=True, type=int)
 def dev(project_dir: Path, host: str, port: int) -> None:
-    """Start the Dagster UI (dagster dev) for the project."""
-    from floe_scaffold.project import dev_command, dev_environment, locate_project
+    """Start the Dagster UI (dg dev) for the project; Ctrl-C or SIGTERM stops it.
+
+    Runs are recorded in the project's Dagster instance ($DAGSTER_HOME, else .dagster_home),
+    where floe run records too.
+    """
+    from floe_scaffold.project import locate_project, serve_dev
 
     layout = locate_project(project_dir)
-    command = dev_command(layout, host=host, port=port)
-    _out().print(f"starting the Dagster UI on http://{host}:{port} ...", markup=False)
-    try:
-        os.execve(command[0], command, dev_environment(layout))  # noqa: S606 - no shell wanted
-    except OSError as error:
-        raise SystemFailureError(
-            f"cannot start {command[0]}: {error.strerror}; install dagster-webserver in this "
-            "environment (pip install -e '.[dev]' in the project)"
-        ) from None
+    console = _out()
+    console.print(f"starting the Dagster UI for {layout.package} ...", markup=False)
+
+    def ready(url: str) -> None:
+        console.print(f"the Dagster UI is at {url} (Ctrl-C stops it)", style="bold", markup=False)
+
+    code = serve_dev(layout, host=host, port=port, on_ready=ready)
+    console.print("the Dagster UI stopped", markup=False)
+    if code != 0:
+        raise SystemFailureError(f"dg dev exited with code {code}; its messages are above")
 
 
 def _configure_logging(log_format: str) -> None:

@@ -1,7 +1,8 @@
 """Generating, running and updating a project: ``floe init``, ``run``, ``dev``, ``update``."""
 
-from floe_scaffold.project._dev import dev_command, dev_environment
+from floe_scaffold.project._dev import dev_command, dev_environment, serve_dev
 from floe_scaffold.project._init import ARTIFACTS_IN_PROJECT, InitResult, init_project
+from floe_scaffold.project._instance import instance_home
 from floe_scaffold.project._locate import ProjectLayout, locate_project
 from floe_scaffold.project._names import ProjectNames, project_names
 from floe_scaffold.project._run import AssetOutcome, RunSummary, run_project
@@ -23,8 +24,10 @@ __all__ = [
     "dev_environment",
     "init_project",
     "installed_template",
+    "instance_home",
     "locate_project",
     "project_names",
     "run_project",
+    "serve_dev",
     "update_project",
 ]

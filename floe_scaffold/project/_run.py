@@ -27,28 +27,10 @@ from floe_scaffold._dbt_output import (
 )
 from floe_scaffold.errors import EXIT_INVALID_INPUT, FloeError
 from floe_scaffold.project._credentials import check_credentials
+from floe_scaffold.project._instance import RunRecorder, instance_home
 from floe_scaffold.project._locate import ProjectLayout
 
-__all__ = ["AssetOutcome", "DefinitionsLoadError", "RunSummary", "project_home", "run_project"]
-
-
-_INSTANCE_CONFIG = """\
-# The Dagster instance of `floe run` and `floe dev` (runs, event logs, schedules), kept in this
-# directory. Telemetry is off so that runs make no network call; remove these lines to share
-# usage statistics with Dagster.
-telemetry:
-  enabled: false
-"""
-
-
-def project_home(layout: ProjectLayout) -> Path:
-    """The project's Dagster instance directory (``.dagster_home``), created if missing."""
-    home = layout.root / ".dagster_home"
-    home.mkdir(exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(_INSTANCE_CONFIG, encoding="utf-8")
-    return home
+__all__ = ["AssetOutcome", "DefinitionsLoadError", "RunSummary", "run_project"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +61,9 @@ class RunSummary:
     seconds: float
     failure_lines: tuple[str, ...] = ()
     trace: str | None = None
+    #: The Dagster instance the run was recorded in, and why not, when it could not be.
+    recorded_in: Path | None = None
+    record_problem: str | None = None
 
 
 def run_project(
@@ -110,21 +95,35 @@ def run_project(
     job = definitions.resolve_implicit_global_asset_job_def()
     keys = _selected_keys(definitions, select)
     run_id = str(uuid.uuid4())
-    # With DAGSTER_HOME set, runs are recorded there (and `dagster dev` on that home shows them);
-    # otherwise an in-memory instance keeps `floe run` fast.
-    persistent = bool(os.environ.get("DAGSTER_HOME"))
+    # The run executes on an in-memory instance and is recorded, as it goes, into the project's
+    # instance (`floe dev` and `dg dev` show it): see project/_instance.py.
+    home: Path | None = None
+    record_problem: str | None = None
+    try:
+        home = instance_home(layout.root)
+    except OSError as error:  # the run goes on, unrecorded, and says why
+        record_problem = f"cannot make the Dagster instance's directory: {error}"
     with (
-        dg.DagsterInstance.get() if persistent else dg.DagsterInstance.ephemeral() as instance,
+        dg.DagsterInstance.ephemeral() as instance,
         _clean_stdout(tracebacks=debug),
     ):
+        recorder = None
+        if home is not None:
+            where = str(home)
+            recorder = RunRecorder(instance, lambda: dg.DagsterInstance.from_config(where), run_id)
+            instance.add_event_listener(run_id, recorder)
         instance.add_event_listener(run_id, _progress_listener(on_progress))
-        result = job.execute_in_process(
-            instance=instance,
-            run_id=run_id,
-            raise_on_error=False,
-            asset_selection=keys,
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        )
+        try:
+            result = job.execute_in_process(
+                instance=instance,
+                run_id=run_id,
+                raise_on_error=False,
+                asset_selection=keys,
+                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            )
+        finally:
+            if recorder is not None:
+                record_problem = recorder.close()
     failure: str | None = None
     failure_lines: list[str] = []
     trace = None
@@ -145,6 +144,8 @@ def run_project(
         seconds=time.perf_counter() - started,
         failure_lines=tuple(failure_lines),
         trace=trace,
+        recorded_in=home,
+        record_problem=record_problem,
     )
 
 

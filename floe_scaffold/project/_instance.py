@@ -1,0 +1,144 @@
+"""The project's one Dagster instance, and a run recorded into it without slowing the run down.
+
+``floe run``, ``floe dev``, ``dg`` and the generated tests all record to ``$DAGSTER_HOME`` when it
+is set, else to the project's ``.dagster_home/`` (made with a ``dagster.yaml`` on first use), so
+a run made on the command line shows in the UI with its materializations and check results.
+
+Dagster's SQLite storage opens, commits and closes a database per event (tens of milliseconds
+each on a busy disk), and opening the instance imports and checks its schema (most of a second),
+which would add seconds to a short run. ``floe run`` therefore executes on an in-memory instance
+and :class:`RunRecorder` opens the project's instance and copies the run, its snapshots and every
+event, in order, into it on a background thread while dbt works; the run returns once the last
+event is stored (``python -m bench.run --only instance`` measures it).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["INSTANCE_CONFIG", "RunRecorder", "instance_home"]
+
+#: The ``dagster.yaml`` written into a new ``.dagster_home``.
+INSTANCE_CONFIG = """\
+# The Dagster instance of this project (runs, event logs, schedules): `floe run`, `floe dev`,
+# `dg dev` and the project's tests record here unless DAGSTER_HOME names another instance.
+# Telemetry is off so that runs make no network call; remove these lines to share usage
+# statistics with Dagster.
+telemetry:
+  enabled: false
+"""
+
+_DONE = object()
+
+
+@dataclass(frozen=True)
+class _RunRecord:
+    """The run as its first event found it, with the snapshots it refers to."""
+
+    run: Any
+    snapshots: list[Any]
+
+
+def instance_home(root: Path) -> Path:
+    """``$DAGSTER_HOME`` when it is set, else ``root/.dagster_home`` (created if missing)."""
+    configured = os.environ.get("DAGSTER_HOME")
+    if configured:
+        return Path(configured)
+    home = root / ".dagster_home"
+    home.mkdir(exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(INSTANCE_CONFIG, encoding="utf-8")
+    return home
+
+
+class RunRecorder:
+    """Copies one run of an in-memory instance into a persistent one, as its events arrive.
+
+    Register it with ``source.add_event_listener(run_id, recorder)``; call :meth:`close` after
+    the run to wait for the last event to be stored. ``open_target`` opens the persistent
+    instance; it is called on the recorder's thread, which alone writes to it, while the
+    in-memory instance is read on the run's own thread only. An error while opening or storing
+    stops the copy and is returned by :meth:`close`.
+    """
+
+    def __init__(
+        self, source: Any, open_target: Callable[[], AbstractContextManager[Any]], run_id: str
+    ) -> None:
+        self._source, self._open_target, self._run_id = source, open_target, run_id
+        self._items: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._run_read = False
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="floe-run-recorder", daemon=True)
+        self._thread.start()
+
+    def __call__(self, entry: Any) -> None:
+        if self._error is not None:
+            return
+        if not self._run_read:  # the run exists in the source before its first event
+            try:
+                self._items.put(self._read_run())
+            except Exception as error:  # noqa: BLE001 - the run goes on; close() reports it
+                self._error = error
+                return
+            self._run_read = True
+        self._items.put(entry)
+
+    def close(self) -> str | None:
+        """Wait until every event is stored; what stopped the copy, if anything did."""
+        self._items.put(_DONE)
+        self._thread.join()
+        if self._error is None:
+            return None
+        return f"{type(self._error).__name__}: {self._error}"
+
+    def _read_run(self) -> _RunRecord:
+        from dagster import DagsterRunStatus
+
+        run = self._source.get_run_by_id(self._run_id)
+        snapshots = []
+        if run.job_snapshot_id is not None:
+            job = self._source.get_job_snapshot(run.job_snapshot_id)
+            if job.lineage_snapshot is not None:  # a subset job (--select): its parent first
+                parent = job.lineage_snapshot.parent_snapshot_id
+                snapshots.append(self._source.get_job_snapshot(parent))
+            snapshots.append(job)
+        if run.execution_plan_snapshot_id is not None:
+            plan = self._source.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+            snapshots.append(plan)
+        # The run's status then follows its events, as it did in the in-memory instance.
+        return _RunRecord(run.with_status(DagsterRunStatus.NOT_STARTED), snapshots)
+
+    def _work(self) -> None:
+        try:
+            with self._open_target() as target:
+                self._copy(target)
+        except BaseException as error:  # noqa: BLE001 - handed to close()
+            self._error = self._error or error
+            self._drain()
+
+    def _copy(self, target: Any) -> None:
+        while True:
+            item = self._items.get()
+            if item is _DONE:
+                return
+            if self._error is not None:
+                continue
+            if isinstance(item, _RunRecord):
+                for snapshot in item.snapshots:
+                    target.add_snapshot(snapshot)
+                target.add_run(item.run)
+            else:
+                target.handle_new_event(item)
+
+    def _drain(self) -> None:
+        """After a failure: take items until close() says the run is over."""
+        while self._items.get() is not _DONE:
+            pass
