@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import lineage, profiles, project, scale, tracing, update
+from bench import instance, lineage, metadata, profiles, project, scale, tracing, update
 from bench._machine import machine
 from bench._results import print_growth, write
 from bench._table import table
@@ -32,6 +32,8 @@ from bench._timing import Figure
 SUITES: dict[str, Callable[..., list[Figure]]] = {
     "profiles": profiles.run,
     "project": project.run,
+    "instance": instance.run,
+    "metadata": metadata.run,
     "scale": scale.run,
     "lineage": lineage.run,
     "tracing": tracing.run,

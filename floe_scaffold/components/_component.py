@@ -29,6 +29,12 @@ from dagster import AssetExecutionContext
 from dagster_dbt import DbtProject, dbt_assets
 from pydantic import Field, field_validator
 
+from floe_scaffold.components._automation import (
+    AutomationSettings,
+    ScheduleSettings,
+    build_schedules,
+    with_automation,
+)
 from floe_scaffold.components._local_files import ensure_duckdb_folder
 from floe_scaffold.components._manifest import (
     DBT_RUN_FLAGS,
@@ -44,7 +50,13 @@ from floe_scaffold.errors import EXIT_INVALID_INPUT, FloeError
 from floe_scaffold.lineage import LineageTarget, resolve_lineage
 from floe_scaffold.tracing import TracingTarget, resolve_tracing
 
-__all__ = ["ComponentAttributeError", "FloeDbtProject", "LineageSettings", "TracingSettings"]
+__all__ = [
+    "ComponentAttributeError",
+    "FloeDbtProject",
+    "LineageSettings",
+    "TableMetadataSettings",
+    "TracingSettings",
+]
 
 
 class ComponentAttributeError(FloeError):
@@ -94,6 +106,19 @@ class TracingSettings(dg.Model):
         return None if value is None else _seconds(value)
 
 
+class TableMetadataSettings(dg.Model):
+    """What the warehouse is asked about each table after it is built (off: no adapter load)."""
+
+    row_counts: bool = Field(
+        default=False,
+        description="Row count of each table built (`dagster/row_count`; views are skipped).",
+    )
+    column_types: bool = Field(
+        default=False,
+        description="Column names and types as the warehouse has them (`dagster/column_schema`).",
+    )
+
+
 class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
     """A dbt project, run by dbt build, as Dagster assets with floe's profiles and metadata."""
 
@@ -128,6 +153,29 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
         default_factory=TracingSettings,
         description="OpenTelemetry: overrides of the contract's observability.traces settings.",
     )
+    schedules: list[ScheduleSettings] = Field(
+        default_factory=list,
+        description="Schedules of dbt assets: each a name, a cron, a timezone and a dbt selection.",
+    )
+    table_metadata: TableMetadataSettings = Field(
+        default_factory=TableMetadataSettings,
+        description="Ask the warehouse for row counts and column types of the tables built "
+        "(loads the dbt adapter in-process: see bench/metadata.py for the cost).",
+    )
+    automation: AutomationSettings | None = Field(
+        default=None,
+        description="An automation condition for every dbt asset: `eager`, `on_cron` (with "
+        "`cron`) or `on_missing`.",
+    )
+
+    @field_validator("schedules")
+    @classmethod
+    def check_schedule_names(cls, value: list[ScheduleSettings]) -> list[ScheduleSettings]:
+        names = [schedule.name for schedule in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"schedule names must differ; {', '.join(twice)} is used twice")
+        return value
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         root = Path(context.project_root)
@@ -165,8 +213,10 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
             profile=self.profile,
             dbt_executable=dbt_executable(),
             global_config_flags=list(DBT_RUN_FLAGS),
+            load_adapter=self.table_metadata.row_counts or self.table_metadata.column_types,
         )
         cli_args = list(self.cli_args)
+        table_metadata = self.table_metadata
 
         def _dbt_assets(context: AssetExecutionContext) -> Iterator[Any]:
             # Loaded when a run starts, not when definitions load (the OpenLineage client alone
@@ -198,9 +248,10 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
                     dagster_job=context.run.job_name,
                     asset_key_of=lambda node: translator.get_asset_key(node).to_user_string(),
                 )
-            yield from observed_stream(
+            events = observed_stream(
                 invocation, context, command=command, spans=spans, lineage=recorder
             )
+            yield from _with_table_metadata(events, invocation, table_metadata)
 
         try:
             assets = dbt_assets(
@@ -209,12 +260,14 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
                 select=self.select,
                 exclude=self.exclude,
                 dagster_dbt_translator=translator,
-                name=_op_name(project_dir),
+                name=_op_name(project_dir, cli_args),
             )(_dbt_assets)
         except Exception:
             self._check_selection(project, manifest)
             raise
-        return dg.Definitions(assets=[assets])
+        self._check_schedules(project, manifest)
+        assets = with_automation(assets, self.automation)
+        return dg.Definitions(assets=[assets], schedules=build_schedules(assets, self.schedules))
 
     def _check_selection(self, project: DbtProject, manifest: Mapping[str, Any]) -> None:
         """Raise a clear error naming ``select``/``exclude`` if dbt cannot evaluate them.
@@ -232,6 +285,27 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
                     attribute,
                     f"{value!r} is not a dbt selection dbt can evaluate ({problem}); see "
                     "https://docs.getdbt.com/reference/node-selection/syntax",
+                )
+
+    def _check_schedules(self, project: DbtProject, manifest: Mapping[str, Any]) -> None:
+        """Each schedule's selection is one dbt can evaluate, and selects something."""
+        from dagster_dbt.utils import select_unique_ids
+
+        for index, schedule in enumerate(self.schedules):
+            where = f"schedules.{index}.select"
+            try:
+                selected = select_unique_ids(
+                    schedule.select, schedule.exclude, "", project, manifest
+                )
+            except Exception as error:  # noqa: BLE001 - dbt's selector raises many kinds
+                problem: str | None = f"{type(error).__name__}: {error}"
+            else:
+                problem = None if selected else "it selects no dbt model, seed or snapshot"
+            if problem is not None:
+                raise ComponentAttributeError(
+                    where,
+                    f"{schedule.select!r} (exclude {schedule.exclude!r}) cannot be scheduled: "
+                    f"{problem}; see https://docs.getdbt.com/reference/node-selection/syntax",
                 )
 
     def _contract(self, root: Path) -> CompiledArtifacts | None:
@@ -282,6 +356,22 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
         )
 
 
+def _with_table_metadata(
+    events: Iterator[Any], invocation: Any, settings: TableMetadataSettings
+) -> Iterator[Any]:
+    """dagster-dbt's row counts and column types attached to the events, when asked for."""
+    if not (settings.row_counts or settings.column_types):
+        return events
+    from dagster_dbt.core.dbt_event_iterator import DbtEventIterator
+
+    iterator: Any = DbtEventIterator(events, dbt_cli_invocation=invocation)
+    if settings.row_counts:
+        iterator = iterator.fetch_row_counts()
+    if settings.column_types:
+        iterator = iterator.fetch_column_metadata(with_column_lineage=False)
+    return iterator  # type: ignore[no-any-return]
+
+
 def _classifications(
     contract: CompiledArtifacts | None,
 ) -> Mapping[str, Mapping[str, Mapping[str, Any]]]:
@@ -325,6 +415,12 @@ def _selection_problem(
     return None
 
 
-def _op_name(project_dir: Path) -> str:
-    name = re.sub(r"[^A-Za-z0-9_]", "_", project_dir.name) or "dbt"
-    return f"dbt_{name}"
+def _op_name(project_dir: Path, cli_args: list[str]) -> str:
+    """The Dagster step's name: what it runs, ``dbt_build`` after the command of ``cli_args``.
+
+    A dbt project in a folder not named ``dbt`` gets the folder in front: ``etl_dbt_build``.
+    """
+    command = next((arg for arg in cli_args if not arg.startswith("-")), "build")
+    name = f"dbt_{re.sub(r'[^A-Za-z0-9_]', '_', command)}"
+    folder = re.sub(r"[^A-Za-z0-9_]", "_", project_dir.name)
+    return name if folder in {"", "dbt"} else f"{folder}_{name}"

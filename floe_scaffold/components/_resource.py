@@ -4,8 +4,9 @@
   for the newest release: 4-8 s and a network call per step. The version of the dbt-core
   installed beside this Python is the same answer, read from package metadata in microseconds.
 * Before each command it loads the dbt adapter and its macros in-process (2-3 s), which only
-  ``fetch_column_metadata`` / ``fetch_row_counts`` use; floe's component uses neither (dbt itself
-  reports rows affected, and column schemas come from the manifest).
+  ``fetch_column_metadata`` / ``fetch_row_counts`` use; floe's component uses them only when
+  ``table_metadata`` asks for row counts or column types (``load_adapter``), and otherwise does
+  without (dbt itself reports rows affected, and column schemas come from the manifest).
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ __all__ = ["FloeDbtCliResource"]
 
 
 class FloeDbtCliResource(DbtCliResource):
-    """A ``DbtCliResource`` that reads the dbt version in-process."""
+    """A ``DbtCliResource`` that reads the dbt version in-process.
+
+    It loads the dbt adapter in-process only when ``load_adapter`` is true.
+    """
+
+    load_adapter: bool = False
 
     @cached_property
     def _cli_version(self) -> version.Version:
@@ -32,6 +38,8 @@ class FloeDbtCliResource(DbtCliResource):
         except PackageNotFoundError:  # pragma: no cover - a dbt without dbt-core (fusion)
             return super()._cli_version
 
-    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> Any:  # noqa: ARG002
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> Any:
+        if self.load_adapter:
+            return super()._initialize_dbt_core_adapter(args)
         # None tells DbtCliInvocation there is no adapter handle; see the module docstring.
         return None

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from floe_scaffold.errors import SystemFailureError
 
-__all__ = ["IDENTITY", "commit_initial", "git_bytes", "git_text", "inside_git_work_tree"]
+__all__ = [
+    "IDENTITY",
+    "InitialCommit",
+    "commit_initial",
+    "git_bytes",
+    "git_text",
+    "inside_git_work_tree",
+]
 
 #: The committer of floe's own commits when git has no identity configured.
 IDENTITY = ("-c", "user.name=floe-scaffold", "-c", "user.email=floe-scaffold@localhost")
@@ -48,17 +56,37 @@ def inside_git_work_tree(dest: Path) -> bool:
     return done.returncode == 0 and done.stdout.strip() == "true"
 
 
-def commit_initial(dest: Path, message: str) -> str | None:
-    """``git init`` + commit everything; returns why not, or None when it worked."""
+@dataclass(frozen=True)
+class InitialCommit:
+    """How the first commit went.
+
+    ``problem`` says why there is none; ``borrowed_identity`` is true when git had no user
+    identity and the commit was made as floe-scaffold.
+    """
+
+    problem: str | None
+    borrowed_identity: bool = False
+
+
+def commit_initial(dest: Path, message: str) -> InitialCommit:
+    """``git init`` + commit everything, as the user when git knows who they are.
+
+    With no identity configured (a fresh HOME, say), the commit is made as floe-scaffold, for
+    this one commit only (nothing is written to git's config); the caller tells the user how to
+    set theirs before their own first commit.
+    """
     try:
         steps = [("init", "-q"), ("add", "-A")]
         for step in steps:
             done = _git(dest, *step)
             if done.returncode != 0:
-                return done.stderr.strip() or f"git {step[0]} failed"
-        has_identity = _git(dest, "config", "user.email").stdout.strip() != ""
-        identity = () if has_identity else IDENTITY
+                return InitialCommit(done.stderr.strip() or f"git {step[0]} failed")
+        # `git var` fails exactly when `git commit` would refuse for want of an identity.
+        borrowed = _git(dest, "var", "GIT_COMMITTER_IDENT").returncode != 0
+        identity = IDENTITY if borrowed else ()
         done = _git(dest, *identity, "commit", "-q", "--no-verify", "-m", message)
     except (OSError, subprocess.TimeoutExpired) as error:
-        return str(error)
-    return None if done.returncode == 0 else (done.stderr.strip() or "git commit failed")
+        return InitialCommit(str(error))
+    if done.returncode != 0:
+        return InitialCommit(done.stderr.strip() or "git commit failed")
+    return InitialCommit(None, borrowed_identity=borrowed)

@@ -8,6 +8,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from floe_scaffold import __version__
 from floe_scaffold.contract import parse_artifacts
 from floe_scaffold.errors import InputFileError, Issue, ProjectError, SystemFailureError
 from floe_scaffold.project._context import (
@@ -41,6 +42,8 @@ class InitResult:
     git_problem: str | None
     git_initialized: bool
     template_draft: bool
+    #: git had no user identity: the first commit was made as floe-scaffold.
+    git_identity_borrowed: bool = False
 
 
 def init_project(
@@ -111,12 +114,23 @@ def init_project(
                 source=dest,
             ) from None
         raise
-    git_problem, git_initialized = None, False
+    git_problem, git_initialized, borrowed = None, False, False
     if git and not inside_git_work_tree(dest):
-        git_problem = commit_initial(dest, f"Generate {names.distribution} with floe-scaffold")
+        commit = commit_initial(
+            dest, f"Generate {names.distribution} with floe-scaffold {__version__}"
+        )
+        git_problem, borrowed = commit.problem, commit.borrowed_identity
         git_initialized = git_problem is None
     return InitResult(
-        dest, names, context, placement, source_label, git_problem, git_initialized, source.draft
+        dest,
+        names,
+        context,
+        placement,
+        source_label,
+        git_problem,
+        git_initialized,
+        source.draft,
+        git_identity_borrowed=borrowed,
     )
 
 

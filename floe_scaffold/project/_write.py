@@ -81,12 +81,21 @@ def _make_parents(directory: Path, made: list[Path]) -> None:
 def _atomic_write(target: Path, content: bytes) -> None:
     descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
+        # mkstemp makes the file 0600; a generated file gets what `open` would give it.
+        os.fchmod(descriptor, 0o666 & ~_umask())
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(content)
         Path(temporary).replace(target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process umask (reading it means setting it: it is put back at once)."""
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
 
 
 def _roll_back(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from floe_scaffold import __version__
 from floe_scaffold.contract import parse_artifacts
 from floe_scaffold.errors import SystemFailureError
 from floe_scaffold.profiles import Environment, build_profile, default_environment_name
@@ -86,7 +87,7 @@ def test_the_project_is_a_git_repository_with_a_first_commit(demo_project: Path)
     log = subprocess.run(
         ["git", "log", "--format=%s"], cwd=demo_project, capture_output=True, text=True, check=True
     )
-    assert log.stdout.strip() == "Generate jaffle with floe-scaffold"
+    assert log.stdout.strip() == f"Generate jaffle with floe-scaffold {__version__}"
     status = subprocess.run(
         ["git", "status", "--porcelain", "--untracked-files=no"],
         cwd=demo_project,

@@ -435,3 +435,25 @@ def test_a_project_reached_through_a_symlink_updates(
 
     assert result.root == project.resolve()
     assert (project / V2_NEW_FILE).is_file()
+
+
+def test_the_suggested_commit_message_names_the_floe_scaffold_version(
+    releases: tuple[TemplateSource, TemplateSource],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from floe_scaffold import __version__
+
+    v1, v2 = releases
+    monkeypatch.setattr(update_module, "installed_template", _fixed(v2))
+    contract_only = _init(tmp_path / "contract", v2)
+    new_contract = _contract_for_postgres(tmp_path / "compiled_artifacts.json")
+    assert main(["update", str(contract_only), "--artifacts", str(new_contract)]) == 0
+    out = capsys.readouterr().out
+    assert f"git commit -m 'Update the floe contract (floe-scaffold {__version__})'" in out
+
+    template_too = _init(tmp_path / "template", v1)
+    assert main(["update", str(template_too)]) == 0
+    out = capsys.readouterr().out
+    assert f"git commit -m 'Update to floe-scaffold {__version__}'" in out
