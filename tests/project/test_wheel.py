@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from floe_scaffold import __version__
-from floe_scaffold.project import TEMPLATE_URL
+from floe_scaffold.project import TEMPLATE_URL, init_project
 from floe_scaffold.project._demo import demo_contract_text
 from tests.helpers import ROOT
 from tests.project.template_repo import git
@@ -35,6 +35,10 @@ OFFLINE = {
 def test_the_template_pins_the_release_it_ships_in() -> None:
     text = (ROOT / "template" / "pyproject.toml.jinja").read_text(encoding="utf-8")
     assert re.findall(r'"floe-scaffold==([^"]+)"', text) == [__version__]
+    readme = (ROOT / "template" / "README.md.jinja").read_text(encoding="utf-8")
+    named = re.findall(r"floe[-_]scaffold[ -](\d+\.\d+\.\d+)|--branch v(\d+\.\d+\.\d+)", readme)
+    assert named, "the generated README names the release to install"
+    assert {version for pair in named for version in pair if version} == {__version__}
 
 
 def _release_checkout(tmp_path: Path) -> Path:
@@ -97,10 +101,8 @@ def _floe(venv: Path, cwd: Path, home: Path, *args: str) -> subprocess.Completed
     )
 
 
-@pytest.mark.slow
-def test_a_wheel_inits_and_later_updates_offline_from_another_install_path(
-    tmp_path: Path,
-) -> None:
+def _release_wheel(tmp_path: Path) -> Path:
+    """A wheel of this checkout as a tagged release, built offline."""
     source = _release_checkout(tmp_path / "src")
     dist = tmp_path / "dist"
     subprocess.run(
@@ -120,6 +122,14 @@ def test_a_wheel_inits_and_later_updates_offline_from_another_install_path(
         env={**os.environ, **OFFLINE},
     )
     (wheel,) = dist.glob("floe_scaffold-*.whl")
+    return wheel
+
+
+@pytest.mark.slow
+def test_a_wheel_inits_and_later_updates_offline_from_another_install_path(
+    tmp_path: Path,
+) -> None:
+    wheel = _release_wheel(tmp_path)
     home = tmp_path / "home"
     home.mkdir()
 
@@ -163,3 +173,54 @@ def test_a_wheel_inits_and_later_updates_offline_from_another_install_path(
     again = _floe(second, project, home, "update")
     assert again.returncode == 0, again.stderr
     assert "is up to date" in again.stdout
+
+
+def _setup_block(readme: str) -> str:
+    """The first ``bash`` block under the generated README's "Set it up" heading."""
+    section = readme.split("## Set it up", 1)[1]
+    return section.split("```bash\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.slow
+def test_the_generated_readmes_setup_installs_the_project_in_a_fresh_virtualenv(
+    tmp_path: Path,
+) -> None:
+    wheel = _release_wheel(tmp_path)
+    project = tmp_path / "shop"
+    init_project(project, git=False)
+    block = _setup_block((project / "README.md").read_text(encoding="utf-8"))
+    assert "/path/to/floe-scaffold" in block and 'pip install -e ".[dev]"' in block
+    # The one word a user replaces: where their floe-scaffold wheel is. Everything else runs as
+    # written, in a shell with a plain Python first on PATH (no virtualenv of ours active), and
+    # pip resolving every dependency from the package index (its cache makes that quick).
+    script = block.replace("/path/to/floe-scaffold", str(wheel))
+    plain = tmp_path / "plain-python"
+    plain.mkdir()
+    (plain / "python").symlink_to(getattr(sys, "_base_executable", sys.executable))
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME"} and not key.startswith("PYTEST")
+    }
+    env["PATH"] = f"{plain}{os.pathsep}/usr/local/bin{os.pathsep}/usr/bin{os.pathsep}/bin"
+    env.update(DBT_SEND_ANONYMOUS_USAGE_STATS="false", DO_NOT_TRACK="1", HOME=str(tmp_path))
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1500,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    assert re.search(r"\b3 passed\b", done.stdout), done.stdout[-2000:]
+    venv_python = project / ".venv" / "bin" / "python"
+    shown = subprocess.run(
+        [str(venv_python), "-m", "pip", "show", "floe-scaffold"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f"Version: {__version__}" in shown
+    assert str(project / ".venv") in shown, "floe-scaffold is installed in the project's venv"
