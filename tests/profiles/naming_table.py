@@ -11,6 +11,9 @@ from __future__ import annotations
 
 __all__ = ["KEYS", "PREFIXES", "expected_name"]
 
+#: The seven compute targets, for rows that hold whatever the target.
+TARGETS = ("duckdb", "postgres", "snowflake", "bigquery", "redshift", "databricks", "spark")
+
 #: ``(target, secret ref, --env name or None) -> PREFIX[_ENV]``.
 PREFIXES: dict[tuple[str, str | None, str | None], str] = {
     # Without a secret ref: FLOE_<TARGET>.
@@ -27,44 +30,14 @@ PREFIXES: dict[tuple[str, str | None, str | None], str] = {
     ("snowflake", "snowflake-prod-creds", "prod"): "SNOWFLAKE_PROD_CREDS_PROD",
     ("postgres", None, "prod"): "FLOE_POSTGRES_PROD",
     # A secret ref names the prefix whatever the target.
-    **{
-        (target, "prod-creds", None): "PROD_CREDS"
-        for target in (
-            "duckdb",
-            "postgres",
-            "snowflake",
-            "bigquery",
-            "redshift",
-            "databricks",
-            "spark",
-        )
-    },
+    **{(target, "prod-creds", None): "PROD_CREDS" for target in TARGETS},
     **{
         (target, "team", env): f"TEAM_{env.upper()}"
-        for target in (
-            "duckdb",
-            "postgres",
-            "snowflake",
-            "bigquery",
-            "redshift",
-            "databricks",
-            "spark",
-        )
+        for target in TARGETS
         for env in ("dev", "prod")
     },
     # A leading digit, and a dot.
-    **{
-        (target, "9lives.db", None): "FLOE_9LIVES_DB"
-        for target in (
-            "duckdb",
-            "postgres",
-            "snowflake",
-            "bigquery",
-            "redshift",
-            "databricks",
-            "spark",
-        )
-    },
+    **{(target, "9lives.db", None): "FLOE_9LIVES_DB" for target in TARGETS},
     ("postgres", "pg.analytics-eu", None): "PG_ANALYTICS_EU",
     ("postgres", "pg", "staging-eu"): "PG_STAGING_EU",
     ("redshift", "rs", "Prod"): "RS_PROD",
