@@ -9,24 +9,17 @@
 from __future__ import annotations
 
 import json
-import secrets
 import selectors
-import shutil
 import socket
 import socketserver
-import tempfile
 import threading
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
-import psycopg2  # type: ignore[import-untyped]  # no stubs in the dev extras
-
-_HBA = "local all postgres trust\nlocal all all scram-sha-256\n"
+from tests.postgres import embedded_postgres
 
 
 @dataclass(frozen=True)
@@ -67,50 +60,16 @@ class _Relay(socketserver.BaseRequestHandler):
 @contextmanager
 def postgres() -> Iterator[Postgres]:
     """A PostgreSQL server with one database and role, reachable on a 127.0.0.1 port."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-        import embedded_postgres
-
-    module: Any = embedded_postgres  # no type information: get_server is not exported
-
-    root = Path(tempfile.mkdtemp(prefix="floe-pg-"))
-    server = None
-    relay = None
-    try:
-        server = module.get_server(root / "pgdata", cleanup_mode="delete")
-        postmaster = server.get_postmaster_info()
-        info = Postgres(0, "dagster", "dagster", f"pw-{secrets.token_hex(12)}")
-        admin = psycopg2.connect(
-            host=str(postmaster.socket_dir),
-            port=postmaster.port,
-            dbname="postgres",
-            user="postgres",
-        )
-        try:
-            admin.autocommit = True
-            with admin.cursor() as cursor:
-                cursor.execute(f"CREATE ROLE {info.user} LOGIN PASSWORD %s", (info.password,))
-                cursor.execute(f"CREATE DATABASE {info.database} OWNER {info.user}")
-                Path(server.pgdata, "pg_hba.conf").write_text(_HBA, encoding="utf-8")
-                cursor.execute("SELECT pg_reload_conf()")
-        finally:
-            admin.close()
-        handler = type(
-            "Relay",
-            (_Relay,),
-            {"socket_path": f"{postmaster.socket_dir}/.s.PGSQL.{postmaster.port}"},
-        )
+    with embedded_postgres(database="dagster", user="dagster") as info:
+        handler = type("Relay", (_Relay,), {"socket_path": info.socket_path})
         relay = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
         relay.daemon_threads = True
         threading.Thread(target=relay.serve_forever, daemon=True).start()
-        yield Postgres(relay.server_address[1], info.database, info.user, info.password)
-    finally:
-        if relay is not None:
+        try:
+            yield Postgres(relay.server_address[1], info.database, info.user, info.password)
+        finally:
             relay.shutdown()
             relay.server_close()
-        if server is not None:
-            server.cleanup()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 class LineageReceiver:

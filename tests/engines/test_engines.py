@@ -15,7 +15,7 @@ import pytest
 from floe_scaffold.project import init_project
 from tests.helpers import GOLDEN_DIR, build_contract, contract_for, write_json
 from tests.observability.lineage_receiver import LineageReceiver
-from tests.profiles.conftest import PostgresInfo
+from tests.postgres import PostgresInfo
 from tests.project.conftest import BIN, DEMO_ASSETS, quiet_env, run_in
 
 pytestmark = pytest.mark.slow

