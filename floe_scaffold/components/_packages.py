@@ -23,6 +23,8 @@ from typing import Any
 
 import yaml
 
+from floe_scaffold._bounded import read_config_text
+
 __all__ = ["DeclaredPackages", "declared_packages", "ensure_packages", "packages_fingerprint"]
 
 _STAMP = ".floe_deps.fingerprint"
@@ -41,8 +43,8 @@ class DeclaredPackages:
 
 def _load(path: Path) -> dict[str, Any]:
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        loaded = yaml.safe_load(read_config_text(path))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
         # dbt itself reports a malformed file (with its own message) when it runs.
         return {}
     return loaded if isinstance(loaded, dict) else {}

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from floe_scaffold._bounded import MAX_PROJECT_FILE, read_bounded
 from floe_scaffold.errors import EXIT_INVALID_INPUT, FloeError
 from floe_scaffold.project._locate import ProjectLayout
 
@@ -126,7 +127,9 @@ def profile_outputs(layout: ProjectLayout) -> list[ProfileOutput]:
 
 def _components(defs_yaml: Path) -> Iterator[Mapping[str, Any]]:
     try:
-        documents = list(yaml.safe_load_all(defs_yaml.read_text(encoding="utf-8")))
+        documents = list(
+            yaml.safe_load_all(read_bounded(defs_yaml, MAX_PROJECT_FILE).decode("utf-8"))
+        )
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return  # Dagster reports it when it loads the definitions
     for document in documents:
@@ -169,7 +172,7 @@ def _project_profile(project_dir: Path) -> str | None:
 
 def _load(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(read_bounded(path, MAX_PROJECT_FILE).decode("utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
 

@@ -30,7 +30,11 @@ def git_bytes(cwd: Path, *args: str, stdin: bytes | None = None) -> bytes:
     except (OSError, subprocess.TimeoutExpired) as error:
         raise SystemFailureError(f"git {args[0]} failed in {cwd}: {error}") from None
     if done.returncode != 0:
-        said = done.stderr.decode("utf-8", "replace").strip() or done.stdout.decode().strip()
+        said = (
+            done.stderr.decode("utf-8", "replace").strip()
+            or done.stdout.decode("utf-8", "replace").strip()
+            or f"it exited with code {done.returncode} and said nothing"
+        )
         raise SystemFailureError(f"git {args[0]} failed in {cwd}: {said}", source=cwd)
     return done.stdout
 

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import os
-import tempfile
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from floe_scaffold import __version__
+from floe_scaffold._bounded import (
+    MAX_CONTRACT_BYTES,
+    MAX_PROJECT_FILE,
+    NotARegularFileError,
+    read_bounded,
+)
 from floe_scaffold.contract import parse_artifacts
 from floe_scaffold.errors import InputFileError, Issue, ProjectError, SystemFailureError
 from floe_scaffold.project._context import (
@@ -22,6 +34,7 @@ from floe_scaffold.project._demo import demo_contract_text
 from floe_scaffold.project._git import commit_initial, inside_git_work_tree
 from floe_scaffold.project._names import ProjectNames, project_names
 from floe_scaffold.project._render import render_to
+from floe_scaffold.project._scratch import scratch_dir
 from floe_scaffold.project._source import TemplateSource, installed_template
 from floe_scaffold.project._write import Placement, place_files, plan_placement
 
@@ -74,18 +87,48 @@ def init_project(
     if isinstance(names, Issue):
         raise ProjectError([names])
     _check_destination(dest)
-    existing = existing_dbt_project(dest, dbt_dir_of(contract))
+    # dest and any missing parents, outermost first: removed again if anything fails
+    created = [path for path in (*reversed(dest.parents), dest) if not path.exists()]
+    try:
+        for directory in created:
+            directory.mkdir()
+        with _exclusive(dest):
+            return _generate(dest, text, source_label, contract, names, force, git, template)
+    except BaseException as error:
+        for directory in reversed(created):
+            _remove_empty_tree(directory)
+        if isinstance(error, OSError):
+            raise SystemFailureError(
+                f"cannot create {error.filename or dest}: {error.strerror or error}; nothing "
+                "was changed",
+                source=dest,
+            ) from None
+        raise
+
+
+def _generate(
+    dest: Path,
+    text: str,
+    source_label: str,
+    contract: Any,
+    names: ProjectNames,
+    force: bool,
+    git: bool,
+    template: TemplateSource | None,
+) -> InitResult:
+    dbt_dir = dbt_dir_of(contract)
+    existing = existing_dbt_project(dest, dbt_dir)
     context = build_context(
         contract,
         text,
         names,
         profile_name=profile_name_of(existing),
-        starter_dbt=existing is None,
+        starter_dbt=existing is None or _starter_recorded(dest, dbt_dir),
     )
     with contextlib.ExitStack() as stack:
         source = template or stack.enter_context(installed_template())
-        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="floe-render-"))
-        files = render_to(context, Path(scratch) / "project", source)
+        scratch = stack.enter_context(scratch_dir("floe-render-"))
+        files = render_to(context, scratch / "project", source)
     placement = plan_placement(files, dest)
     # Generated-only files (never edited by hand) are always rewritten, like `floe profiles`.
     generated = {".copier-answers.yml", f"{context.profiles_dir}/profiles.yml"}
@@ -98,29 +141,24 @@ def init_project(
             ],
             source=dest,
         )
-    # dest and any missing parents, outermost first: removed again if writing fails
-    created = [path for path in (*reversed(dest.parents), dest) if not path.exists()]
-    try:
-        for directory in created:
-            directory.mkdir()
-        place_files(files, dest, placement)
-    except BaseException as error:
-        for directory in reversed(created):
-            _remove_empty_tree(directory)
-        if isinstance(error, OSError):
-            raise SystemFailureError(
-                f"cannot create {error.filename or dest}: {error.strerror or error}; nothing "
-                "was changed",
-                source=dest,
-            ) from None
-        raise
+    place_files(files, dest, placement)
     git_problem, git_initialized, borrowed = None, False, False
     if git and not inside_git_work_tree(dest):
+        had_git = (dest / ".git").exists()
         commit = commit_initial(
             dest, f"Generate {names.distribution} with floe-scaffold {__version__}"
         )
-        git_problem, borrowed = commit.problem, commit.borrowed_identity
-        git_initialized = git_problem is None
+        if commit.problem is not None:
+            if not had_git:  # the repository this init made: a re-run makes it again
+                shutil.rmtree(dest / ".git", ignore_errors=True)
+            raise SystemFailureError(
+                f"the project's files are in {dest}, but git could not make its first commit "
+                f"({commit.problem}); fix that, then run the same `floe init` again: it keeps "
+                "the files and makes the repository and the commit",
+                source=dest,
+            )
+        borrowed = commit.borrowed_identity
+        git_initialized = True
     return InitResult(
         dest,
         names,
@@ -134,9 +172,47 @@ def init_project(
     )
 
 
+@contextlib.contextmanager
+def _exclusive(dest: Path) -> Iterator[None]:
+    """Hold ``dest`` for this init alone (a lock on the directory, released on exit or kill)."""
+    descriptor = os.open(dest, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno not in {errno.EWOULDBLOCK, errno.EAGAIN}:
+                raise
+            raise SystemFailureError(
+                f"another `floe init` is writing into {dest} right now; wait for it to finish "
+                "(then run this one again, if it is still needed)",
+                source=dest,
+            ) from None
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _starter_recorded(dest: Path, dbt_dir: str) -> bool:
+    """Whether ``dest`` holds a project floe generated with its starter dbt project there.
+
+    A re-run of ``init`` (after a failed commit, say) then keeps rendering the starter: the
+    dbt project it finds is floe's own, not one the user brought.
+    """
+    try:
+        answers = yaml.safe_load(read_bounded(dest / ".copier-answers.yml", MAX_PROJECT_FILE))
+    except (OSError, yaml.YAMLError, RecursionError):
+        return False
+    recorded = answers.get("floe") if isinstance(answers, dict) else None
+    return (
+        isinstance(recorded, dict)
+        and recorded.get("starter_dbt") is True
+        and recorded.get("dbt_dir") == dbt_dir
+    )
+
+
 def _artifacts_text(dest: Path, artifacts: Path | None) -> tuple[str, str]:
     path = artifacts if artifacts is not None else dest / ARTIFACTS_IN_PROJECT
-    if artifacts is None and not path.is_file():
+    if artifacts is None and not (path.exists() or path.is_symlink()):
         return demo_contract_text(), "the built-in DuckDB demo"
     return read_artifacts(path)
 
@@ -144,11 +220,17 @@ def _artifacts_text(dest: Path, artifacts: Path | None) -> tuple[str, str]:
 def read_artifacts(path: Path) -> tuple[str, str]:
     """The text of a CompiledArtifacts file and the label errors name it by."""
     try:
-        raw = path.read_bytes()
+        raw = read_bounded(path, MAX_CONTRACT_BYTES)
     except FileNotFoundError:
         raise InputFileError(f"{path}: no such file; pass a CompiledArtifacts JSON file") from None
+    except NotARegularFileError as error:
+        raise InputFileError(
+            f"{path}: {error.strerror}; pass a CompiledArtifacts JSON file", source=path
+        ) from None
     except OSError as error:
-        raise InputFileError(f"{path}: cannot read it ({error.strerror})", source=path) from None
+        raise InputFileError(
+            f"{path}: cannot read it ({error.strerror or error})", source=path
+        ) from None
     try:
         return raw.decode("utf-8-sig"), str(path)
     except UnicodeDecodeError:

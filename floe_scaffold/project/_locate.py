@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from floe_scaffold._bounded import MAX_PROJECT_FILE, read_bounded
 from floe_scaffold.errors import InputFileError
 
 __all__ = ["ProjectLayout", "locate_project", "tomllib"]
@@ -37,11 +38,11 @@ def locate_project(start: Path) -> ProjectLayout:
     start = start.absolute()
     for root in (start, *start.parents):
         pyproject = root / "pyproject.toml"
-        if not pyproject.is_file():
+        if not pyproject.exists():
             continue
         try:
-            config = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as error:
+            config = tomllib.loads(read_bounded(pyproject, MAX_PROJECT_FILE).decode("utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
             raise InputFileError(f"{pyproject}: cannot read it ({error})") from None
         package = config.get("tool", {}).get("dg", {}).get("project", {}).get("root_module")
         if isinstance(package, str) and package:

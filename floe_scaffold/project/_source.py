@@ -22,13 +22,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from floe_scaffold.errors import SystemFailureError
 from floe_scaffold.project._git import IDENTITY, git_text
+from floe_scaffold.project._scratch import scratch_dir
 
 __all__ = [
     "TEMPLATE_URL",
@@ -90,8 +90,8 @@ def checkout_template(checkout: Path) -> Iterator[TemplateSource]:
     if not dirty:
         yield TemplateSource(checkout, _git(checkout, "rev-parse", "HEAD"))
         return
-    with tempfile.TemporaryDirectory(prefix="floe-template-draft-") as scratch:
-        yield _draft_snapshot(checkout, Path(scratch) / "template")
+    with scratch_dir("floe-template-draft-") as scratch:
+        yield _draft_snapshot(checkout, scratch / "template")
 
 
 def _draft_snapshot(checkout: Path, snapshot: Path) -> TemplateSource:
@@ -125,12 +125,12 @@ def copier_environment(source: TemplateSource) -> Iterator[None]:
     from plumbum import local  # copier's own subprocess layer; imported with copier
 
     existing = int(os.environ.get("GIT_CONFIG_COUNT", "0") or "0")
-    with tempfile.TemporaryDirectory(prefix="floe-copier-cache-") as cache:
+    with scratch_dir("floe-copier-cache-") as cache:
         overrides = {
             "GIT_CONFIG_COUNT": str(existing + 1),
             f"GIT_CONFIG_KEY_{existing}": f"url.{source.location}.insteadOf",
             f"GIT_CONFIG_VALUE_{existing}": TEMPLATE_URL,
-            "COPIER_CACHE_DIR": cache,
+            "COPIER_CACHE_DIR": str(cache),
             # The template never needs a terminal prompt; fail instead of waiting for one.
             "GIT_TERMINAL_PROMPT": "0",
         }

@@ -11,17 +11,19 @@ whole update has been computed, and then in one step (``git apply`` is all-or-no
 3. ``copier update`` runs in the clone, pinned to the installed template's commit;
 4. generated-only files (``profiles.yml``, ``.floe/compiled_artifacts.json``) are rewritten from
    the context whatever happened to them;
-5. the clone's change becomes a binary patch that is applied to the project's work tree, and
-   copier's conflicts are re-created as unmerged index entries (``git status`` shows ``UU``,
-   ``git commit`` refuses them until they are resolved).
+5. the clone's change is applied to the project's work tree through a journal under ``.git/``
+   (:mod:`._journal`): all of it or, after any failure or kill, none of it; copier's conflicts
+   are re-created as unmerged index entries (``git status`` shows ``UU``, ``git commit``
+   refuses them until they are resolved) in the same all-or-nothing step.
 
-Nothing is staged or committed for the user, except the unmerged entries of conflicts.
+Nothing is staged or committed for the user, except the unmerged entries of conflicts. An update
+that was killed is rolled back by the next ``floe update`` (or ``floe update --recover``,
+``floe run``, ``floe dev``) in the project before it does anything else.
 """
 
 from __future__ import annotations
 
 import contextlib
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from floe_scaffold._bounded import MAX_PROJECT_FILE, read_bounded
 from floe_scaffold.contract import parse_artifacts
 from floe_scaffold.errors import InputFileError, Issue, SystemFailureError, UpdateError
 from floe_scaffold.project._context import (
@@ -42,7 +45,9 @@ from floe_scaffold.project._context import (
 from floe_scaffold.project._copier import copier_errors
 from floe_scaffold.project._git import git_bytes
 from floe_scaffold.project._init import ARTIFACTS_IN_PROJECT, read_artifacts
+from floe_scaffold.project._journal import FileOp, apply_journaled, locked, pending, recover
 from floe_scaffold.project._names import ProjectNames
+from floe_scaffold.project._scratch import scratch_dir
 from floe_scaffold.project._source import (
     TEMPLATE_URL,
     TemplateSource,
@@ -50,7 +55,14 @@ from floe_scaffold.project._source import (
     installed_template,
 )
 
-__all__ = ["ANSWERS_FILE", "FileChange", "UpdateResult", "generated_files", "update_project"]
+__all__ = [
+    "ANSWERS_FILE",
+    "FileChange",
+    "UpdateResult",
+    "generated_files",
+    "recover_interrupted_update",
+    "update_project",
+]
 
 ANSWERS_FILE = ".copier-answers.yml"
 
@@ -75,6 +87,9 @@ class UpdateResult:
     patch: str
     applied: bool
     artifacts_source: str
+    #: the file operations and unmerged index entries that apply it (with ``diff``: would)
+    ops: tuple[FileOp, ...] = ()
+    index_info: str = ""
 
 
 def generated_files(context: RenderContext) -> dict[str, str]:
@@ -98,9 +113,21 @@ def update_project(
         UpdateError: not a floe project, not in git, uncommitted changes, a downgrade, or a
             contract change that an update cannot make (exit 1).
         ContractError, ProfileError: the contract is invalid (exit 1).
-        InputFileError, SystemFailureError: a file is unreadable, or git failed (exit 2).
+        InputFileError, SystemFailureError: a file is unreadable, or git failed, or another
+            update is running in the repository (exit 2).
 
     """
+    repository = _repository(dest)
+    if repository is None:
+        return _update(dest, artifacts, diff, template)
+    with locked(*repository):
+        recover(*repository, _git_bytes)
+        return _update(dest, artifacts, diff, template)
+
+
+def _update(
+    dest: Path, artifacts: Path | None, diff: bool, template: TemplateSource | None
+) -> UpdateResult:
     root = _project_root(dest.resolve())
     answers = _read_answers(root)
     recorded = _recorded_context(root, answers)
@@ -141,7 +168,7 @@ def update_project(
                 ],
                 source=root,
             )
-        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="floe-update-")))
+        scratch = stack.enter_context(scratch_dir("floe-update-"))
         clone = scratch / "repo"
         _git(top, "clone", "-q", "--shared", str(top), str(clone))
         sub = clone / root.relative_to(top)
@@ -158,8 +185,10 @@ def update_project(
             | {_from_top(name, top, root) for name in rejects.split("\0") if name.endswith(".rej")}
         )
         new_commit = str(_read_answers(sub).get("_commit") or source.ref)
+        ops, index_info = _plan(top, clone, [e for e in unmerged if e], write_blobs=not diff)
         if patch and not diff:
-            _apply(top, clone, patch, [entry for entry in unmerged if entry])
+            git_dir = Path(_git(top, "rev-parse", "--absolute-git-dir").strip())
+            apply_journaled(top, git_dir, ops, index_info, _git_bytes)
     return UpdateResult(
         root=root,
         from_commit=str(answers.get("_commit")),
@@ -169,10 +198,41 @@ def update_project(
         patch=patch,
         applied=bool(patch) and not diff,
         artifacts_source=source_label,
+        ops=tuple(ops),
+        index_info=index_info,
     )
 
 
 # ---- checks -------------------------------------------------------------------------------------
+
+
+def recover_interrupted_update(dest: Path) -> bool:
+    """Roll back an update of the repository holding ``dest`` that was killed; whether one was.
+
+    Raises:
+        UpdateError: a file the update touched was edited since (it is named; nothing is
+            overwritten).
+        SystemFailureError: a file cannot be restored; the journal is kept for another try.
+
+    """
+    repository = _repository(dest)
+    if repository is None or not pending(repository[1]):
+        return False
+    with locked(*repository):
+        return recover(*repository, _git_bytes)
+
+
+def _repository(dest: Path) -> tuple[Path, Path] | None:
+    """The work tree's top and the git directory of the repository holding ``dest``, if any."""
+    start = dest.absolute()
+    while not start.is_dir() and start != start.parent:
+        start = start.parent
+    try:
+        top = Path(_git(start, "rev-parse", "--show-toplevel").strip())
+        git_dir = Path(_git(start, "rev-parse", "--absolute-git-dir").strip())
+    except SystemFailureError:
+        return None
+    return top, git_dir
 
 
 def _project_root(start: Path) -> Path:
@@ -193,10 +253,10 @@ def _project_root(start: Path) -> Path:
 def _read_answers(root: Path) -> dict[str, Any]:
     path = root / ANSWERS_FILE
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loaded = yaml.safe_load(read_bounded(path, MAX_PROJECT_FILE).decode("utf-8"))
     except OSError as error:
         raise InputFileError(f"{path}: cannot read it ({error.strerror})", source=path) from None
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as error:
         raise UpdateError(
             [Issue(ANSWERS_FILE, f"is not valid YAML ({error}); restore it from git history")],
             source=root,
@@ -274,11 +334,11 @@ def _work_tree_top(root: Path) -> Path:
 
 
 def _refuse_dirty(top: Path, root: Path) -> None:
-    dirty = _git(top, "status", "--porcelain", "--untracked-files=all", "--", str(root)).strip()
-    if not dirty:
+    listing = _git(top, "status", "--porcelain", "-z", "--untracked-files=all", "--", str(root))
+    paths = _porcelain_paths(listing)
+    if not paths:
         return
-    lines = dirty.splitlines()
-    shown = ", ".join(line[3:] for line in lines[:5]) + (" …" if len(lines) > 5 else "")
+    shown = ", ".join(paths[:10]) + (f" and {len(paths) - 10} more" if len(paths) > 10 else "")
     raise UpdateError(
         [
             Issue(
@@ -289,6 +349,20 @@ def _refuse_dirty(top: Path, root: Path) -> None:
         ],
         source=root,
     )
+
+
+def _porcelain_paths(listing: str) -> list[str]:
+    """The paths of ``git status --porcelain -z`` (a rename's source, after it, skipped)."""
+    paths, fields, index = [], listing.split("\0"), 0
+    while index < len(fields):
+        field = fields[index]
+        index += 1
+        if len(field) < 4:
+            continue
+        paths.append(field[3:])
+        if field[0] in "RC":
+            index += 1
+    return paths
 
 
 # ---- the update in the clone ---------------------------------------------------------------------
@@ -355,19 +429,31 @@ def _git(cwd: Path, *args: str, stdin: str | None = None) -> str:
     return out.decode("utf-8", "surrogateescape")
 
 
-def _apply(top: Path, clone: Path, patch: str, unmerged: list[str]) -> None:
-    """Apply the clone's patch to the work tree and re-create the conflicts; all or nothing."""
-    _git(top, "apply", "--binary", "--whitespace=nowarn", "-", stdin=patch)
-    try:
-        if unmerged:
-            for entry in unmerged:
-                sha = entry.split()[1]
-                blob = _git_bytes(clone, "cat-file", "blob", sha)
-                _git_bytes(top, "hash-object", "-w", "--stdin", stdin=blob)
-            paths = sorted({entry.split("\t", 1)[1] for entry in unmerged})
-            removals = "".join(f"0 {'0' * 40}\t{path}\n" for path in paths)
-            _git(top, "update-index", "--index-info", stdin=removals + "\n".join(unmerged) + "\n")
-    except BaseException:
-        _git(top, "apply", "-R", "--binary", "--whitespace=nowarn", "-", stdin=patch)
-        _git(top, "reset", "-q", "--", *sorted({e.split("\t", 1)[1] for e in unmerged}))
-        raise
+def _plan(
+    top: Path, clone: Path, unmerged: list[str], *, write_blobs: bool
+) -> tuple[list[FileOp], str]:
+    """The clone's change as file operations, and its conflicts as unmerged index entries.
+
+    With ``write_blobs``, the conflicted blobs are written into the project's object store
+    (unreferenced until the index names them, which changes nothing a user sees).
+    """
+    listing = _git(clone, "diff", "--cached", "--name-only", "-z", "--no-renames", "HEAD", "--")
+    ops = []
+    for name in sorted(field for field in listing.split("\0") if field):
+        path = clone / name
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            raise SystemFailureError(f"the update would make {name} a non-file; not supported")
+        if path.is_file():
+            ops.append(FileOp(name, path.read_bytes(), path.stat().st_mode & 0o777))
+        else:
+            ops.append(FileOp(name, None))
+    index_info = ""
+    if unmerged:
+        for entry in unmerged if write_blobs else ():
+            sha = entry.split()[1]
+            blob = _git_bytes(clone, "cat-file", "blob", sha)
+            _git_bytes(top, "hash-object", "-w", "--stdin", stdin=blob)
+        paths = sorted({entry.split("\t", 1)[1] for entry in unmerged})
+        removals = "".join(f"0 {'0' * 40}\t{path}\n" for path in paths)
+        index_info = removals + "\n".join(unmerged) + "\n"
+    return ops, index_info

@@ -57,9 +57,9 @@ def place_files(files: Mapping[str, bytes], dest: Path, placement: Placement) ->
             written.append(name)
     except OSError as error:
         _roll_back(dest, written, backups, made_dirs)
+        where = error.filename or dest
         raise SystemFailureError(
-            f"cannot write into {dest}: {error.strerror or error} ({error.filename}); nothing "
-            "was changed",
+            f"cannot write {where}: {error.strerror or error}; nothing was changed",
             source=dest,
         ) from None
     except BaseException:

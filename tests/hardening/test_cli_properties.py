@@ -16,6 +16,7 @@ profiles`` with random invalid files and checks the model's JSON round trip. Her
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 import tempfile
 from collections import Counter
@@ -355,3 +356,99 @@ def test_error_lines_show_field_names_on_one_line_as_written(
     (line,) = lines
     assert "\x1b" not in line
     assert "\u270c" not in line  # ✌, rich's emoji for :v:
+
+
+# --------------------------------------------------------------------------------------------
+# Adversarial paths and contracts (issue 18): no traceback, a documented exit code, at once
+# --------------------------------------------------------------------------------------------
+
+PATH_KINDS = ["fifo", "device", "directory", "missing", "long", "under-a-file", "loop", "file"]
+
+
+def _oversized(draw: st.DrawFn) -> tuple[str, bool]:
+    """The JSON text of a value inside or beyond the contract's limits, and whether beyond."""
+    kind = draw(st.sampled_from(["int", "float", "string", "list", "object", "deep"]))
+    size = draw(st.integers(min_value=0, max_value=3))
+    return _value(kind, size, draw), size >= (1 if kind in {"int", "float"} else 2)
+
+
+def _value(kind: str, size: int, draw: st.DrawFn) -> str:
+    if kind == "int":
+        return "-" * draw(st.booleans()) + "9" * [18, 19, 4301, 6000][size]
+    if kind == "float":
+        return ["1e308", "1e309", "0." + "5" * 45, "-1e400"][size]
+    if kind == "string":
+        return json.dumps("é" * [10, 65_536, 65_537, 200_000][size])
+    if kind == "list":
+        return json.dumps([0] * [1, 10_000, 10_001, 50_000][size])
+    if kind == "object":
+        return json.dumps({f"k{n}": n for n in range([1, 10_000, 10_001, 20_000][size])})
+    depth = [3, 63, 65, 900][size]
+    return "[" * depth + "]" * depth
+
+
+@st.composite
+def adversarial_inputs(draw: st.DrawFn) -> tuple[str, str, str, bool]:
+    """(command, path kind, contract text, refused for sure): what floe may be handed."""
+    command = draw(st.sampled_from(["validate", "profiles", "init", "update"]))
+    kind = draw(st.sampled_from(PATH_KINDS))
+    field = draw(st.sampled_from(["threads", "path", "host"]))
+    where = draw(st.sampled_from(["property", "top"]))
+    value, beyond = _oversized(draw)
+    base = build_contract(compute={"target": "duckdb", "properties": {"threads": 4}})
+    if where == "top":
+        text = json.dumps(base)[:-1] + f', "{field}": {value}}}'
+    else:
+        text = json.dumps(base).replace('"threads": 4', f'"{field}": {value}')
+    return command, kind, text, beyond or where == "top"
+
+
+def _adversarial_path(root: Path, kind: str, text: str) -> Path:
+    if kind == "fifo":
+        os.mkfifo(root / "c.json")
+    elif kind == "directory":
+        (root / "c.json").mkdir()
+    elif kind == "under-a-file":
+        (root / "f").write_text("x", encoding="utf-8")
+        return root / "f" / "c.json"
+    elif kind == "loop":
+        (root / "c.json").symlink_to(root / "c.json")
+    elif kind == "long":
+        return root / ("é" * 200) / "c.json"
+    elif kind == "device":
+        return Path("/dev/zero")
+    elif kind == "file":
+        (root / "c.json").write_text(text, encoding="utf-8")
+    return root / "c.json"
+
+
+@FAST
+@given(case=adversarial_inputs())
+def test_adversarial_paths_and_contracts_get_a_worded_error_and_a_documented_code(
+    floe: FloeRunner, case: tuple[str, str, str, bool]
+) -> None:
+    command, kind, text, refused = case
+    with tempfile.TemporaryDirectory() as name:
+        root = Path(name)
+        path = _adversarial_path(root, kind, text)
+        args: tuple[object, ...] = {
+            "validate": ("validate", path),
+            "profiles": ("profiles", path, "--out", root / "out"),
+            # only contracts that are refused: a valid one would render a whole project
+            "init": ("init", root / "dest", "--artifacts", path),
+            "update": ("update", path.parent),
+        }[command]
+        if command == "init":
+            assume(kind != "file" or refused)
+        result = floe(*args)
+        assert "Traceback" not in result.stdout + result.stderr
+        assert result.exit_code in {0, 1, 2}, result.stderr
+        if result.exit_code != 0:
+            # floe's `error:` line, or click's usage error (exit 2, documented)
+            assert result.stderr.startswith("error: ") or "\nError: " in result.stderr
+            assert len(result.stderr.splitlines()) <= 25, result.stderr
+        if kind == "file" and refused and command != "update":
+            assert result.exit_code == 1, result.stderr
+        if command == "init":
+            assert result.exit_code != 0
+            assert not (root / "dest").exists()

@@ -16,6 +16,7 @@ import json
 import re
 import shlex
 import tempfile
+import unicodedata
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -190,7 +191,9 @@ MIN_PER_BRANCH = 3
 
 
 def _alphanumerics(text: str) -> str:
-    return "".join(char for char in text.lower() if char in "abcdefghijklmnopqrstuvwxyz0123456789")
+    # accents are dropped first (é → e), then every other non-ASCII character
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return "".join(char for char in folded if char in "abcdefghijklmnopqrstuvwxyz0123456789")
 
 
 @pytest.mark.requirement("FR-006")

@@ -37,7 +37,7 @@ from floe_scaffold.profiles import Environment, build_profile, default_environme
 from tests.helpers import TARGET_PROPERTIES, TARGETS, FloeRunner, contract_for, write_json
 from tests.observability.lineage_receiver import LineageReceiver
 from tests.observability.otlp_receiver import OtlpReceiver, ReceivedSpan
-from tests.profiles.conftest import PostgresInfo
+from tests.postgres import PostgresInfo
 from tests.project.conftest import BIN, DEMO_ASSETS, quiet_env
 
 pytestmark = pytest.mark.slow

@@ -326,7 +326,6 @@ def test_update_outside_git_and_with_a_bad_contract_exit_1(
         "ls-files",
         "add",
         "diff",
-        "apply",
         "cat-file",
         "hash-object",
         "update-index",
