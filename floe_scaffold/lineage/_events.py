@@ -6,6 +6,7 @@ messages: ESC ``[31mERROR`` ESC ``[0m``), whatever facet it lands in.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from collections.abc import Mapping, Sequence
@@ -246,7 +247,9 @@ def _clean(value: Any) -> Any:
     return value
 
 
+@functools.cache
 def _dbt_version() -> str:
+    """dbt-core's version, read once per process (a metadata lookup costs about 1 ms)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:

@@ -1,4 +1,8 @@
-"""The OpenLineage client transport of a :class:`LineageTarget`, and one dispatcher per target."""
+"""The OpenLineage client transport of a :class:`LineageTarget`, and one dispatcher per target.
+
+A ``file`` target is floe's own log (``_log.EventLog``: whole lines, rotated), not the client's
+FileTransport, which appends to a torn last line and grows without bound.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ from typing import Any
 
 from floe_scaffold.lineage._config import LineageTarget
 from floe_scaffold.lineage._dispatch import Dispatcher
+from floe_scaffold.lineage._log import EventLog
 
-__all__ = ["dispatcher_for"]
+__all__ = ["client_transport", "dispatcher_for"]
 
 _NO_RETRY = {"total": 0, "connect": 0, "read": 0, "status": 0, "other": 0}
 _dispatchers: dict[tuple[str, str], Dispatcher] = {}
@@ -33,13 +38,29 @@ def _client(target: LineageTarget) -> Any:
         config = HttpConfig(url=target.location, timeout=target.timeout, retry=_NO_RETRY, auth=auth)
         return OpenLineageClient(transport=HttpTransport(config))
     if target.kind == "file":
-        from openlineage.client.transport.file import FileConfig, FileTransport
-
-        Path(target.location).parent.mkdir(parents=True, exist_ok=True)
-        return OpenLineageClient(
-            transport=FileTransport(FileConfig(log_file_path=target.location, append=True))
-        )
+        return OpenLineageClient(transport=_log_transport(Path(target.location)))
     return OpenLineageClient()  # the user's OPENLINEAGE_CONFIG / openlineage.yml
+
+
+def _log_transport(path: Path) -> Any:
+    """A client transport that appends to floe's own rotated log (see ``_log``)."""
+    from openlineage.client.serde import Serde
+    from openlineage.client.transport.transport import Transport
+
+    log = EventLog(path)
+
+    class LogTransport(Transport):
+        kind = "floe-log"
+
+        def emit(self, event: Any) -> None:
+            log.append(Serde.to_json(event))
+
+    return LogTransport()
+
+
+def client_transport(target: LineageTarget) -> Any:
+    """The client transport a run would use for ``target`` (its ``emit`` sends one event)."""
+    return _client(target).transport
 
 
 def dispatcher_for(target: LineageTarget) -> Dispatcher:

@@ -1,0 +1,75 @@
+"""Lineage logs written by floe's real recorder for a manifest (no dbt run): synthetic runs.
+
+:func:`record_run` feeds :class:`LineageRecorder` the dbt events of a ``dbt run`` of every model
+and seed of a manifest, one of them failing when asked, to a ``file`` target: the events reach
+the log through the run's own transport and writer.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from floe_scaffold.lineage import LineageTarget
+from floe_scaffold.lineage._recorder import DagsterRun, LineageRecorder
+
+__all__ = ["FAILURE_MESSAGE", "record_run"]
+
+#: The error text the failing node carries.
+FAILURE_MESSAGE = "Runtime Error in model {name}: column no_such_column does not exist"
+_RESULT = {"model": "LogModelResult", "seed": "LogSeedResult", "snapshot": "LogSnapshotResult"}
+
+
+def record_run(
+    manifest: Mapping[str, Any],
+    log: Path,
+    *,
+    fail: str | None = None,
+    dagster_job: str = "__ASSET_JOB",
+) -> str:
+    """Write one run's events to ``log``; ``fail`` names a model that fails. Returns its run id."""
+    recorder = LineageRecorder(
+        target=LineageTarget("file", str(log), "floe"),
+        manifest=manifest,
+        profile_output={"type": "duckdb", "path": "warehouse.duckdb"},
+        dbt_project_dir=log.parent,
+        command="run",
+        dagster_run=DagsterRun(str(uuid.uuid4()), dagster_job),
+        classifications={},
+    )
+    target_path = log.parent / "dbt-target"
+    target_path.mkdir(parents=True, exist_ok=True)
+    debug_log = target_path / "dbt.log"  # dbt's JSON debug log, where FAIL's message comes from
+    debug_log.write_text("", encoding="utf-8")
+    recorder.start(target_path)
+    nodes = [n for n in manifest["nodes"].values() if n["resource_type"] in _RESULT]
+    for node in nodes:
+        info = {"unique_id": node["unique_id"], "node_started_at": "2026-01-01T00:00:00"}
+        recorder.on_dbt_event({"info": {"name": "LogStartLine"}, "data": {"node_info": info}})
+        failed = node["name"] == fail
+        status = "error" if failed else "success"
+        data = {
+            "status": status,
+            "node_info": {
+                **info,
+                "node_finished_at": "2026-01-01T00:00:01.5",
+                "node_status": status,
+            },
+        }
+        if failed:
+            line = {
+                "info": {"name": "CatchableExceptionOnRun"},
+                "data": {
+                    "node_info": {"unique_id": node["unique_id"]},
+                    "exc": FAILURE_MESSAGE.format(name=fail),
+                },
+            }
+            with debug_log.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(line) + "\n")
+        recorder.on_dbt_event({"info": {"name": _RESULT[node["resource_type"]]}, "data": data})
+    recorder.finish(success=fail is None, message=None if fail is None else "dbt failed")
+    assert recorder.flush(120)
+    return recorder.run_id
