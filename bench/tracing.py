@@ -74,7 +74,9 @@ def run(*, quick: bool) -> list[Figure]:
         }
         if quick:
             scenarios = dict(list(scenarios.items())[:2])
-        envs = {name: {"OPENLINEAGE_DISABLED": "true", **env} for name, env in scenarios.items()}
+        # Metrics off: they would reach the same collector (bench/metrics.py measures them).
+        quiet = {"OPENLINEAGE_DISABLED": "true", "OTEL_METRICS_EXPORTER": "none"}
+        envs = {name: {**quiet, **env} for name, env in scenarios.items()}
         for env in [] if quick else envs.values():  # warm-up
             timed_floe_run(project, env)
         samples = alternate(

@@ -1,22 +1,27 @@
-"""One dbt invocation, observed: dagster-dbt's events, plus spans, lineage and log lines.
+"""One dbt invocation, observed: dagster-dbt's events, plus spans, metrics, lineage, log lines.
 
 Each structured dbt event goes, in this order, to the span recorder (so a node's span exists
 first), to the lineage recorder (whose events then carry the span's ids, and whose node run id
 the span carries back), then to dagster-dbt, which turns it into Dagster events. A log line per
 finished node is written inside that node's span, with its trace, span and OpenLineage run ids.
+Metrics see every raw event too (after spans and lineage, which the run's log lines wait for),
+and are exported once when the invocation ends, in the background.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagster import AssetExecutionContext
 from opentelemetry import trace
 
 from floe_scaffold.lineage._recorder import LineageRecorder
 from floe_scaffold.tracing import RUN_LOGGER, SpanRecorder, TraceContextFilter, ids
+
+if TYPE_CHECKING:
+    from floe_scaffold.tracing._metrics import MetricsRecorder
 
 __all__ = ["observed_stream"]
 
@@ -36,10 +41,13 @@ def observed_stream(
     command: str,
     spans: SpanRecorder | None,
     lineage: LineageRecorder | None,
+    metrics: MetricsRecorder | None = None,
 ) -> Iterator[Any]:
     """dagster-dbt's event stream, observed; see the module docstring."""
     if spans is not None:
         spans.start(command)
+    if metrics is not None:
+        metrics.start(command)
     step = spans.step_span if spans is not None else None
     if lineage is not None:
         lineage.start(invocation.target_path, ids(step) if step is not None else None)
@@ -47,6 +55,8 @@ def observed_stream(
     try:
         for event in invocation.stream_raw_events():
             _observe(event.raw_event, context, spans, lineage)
+            if metrics is not None:
+                metrics.on_dbt_event(event.raw_event)
             yield from event.to_default_asset_events(
                 manifest=invocation.manifest,
                 dagster_dbt_translator=invocation.dagster_dbt_translator,
@@ -65,6 +75,8 @@ def observed_stream(
             )
         if spans is not None:
             spans.finish(error=error)
+        if metrics is not None:
+            metrics.finish(error=error)
         if lineage is not None:
             lineage.flush(FLUSH_SECONDS)
 

@@ -1,9 +1,12 @@
-"""OpenTelemetry test infrastructure: an in-process OTLP trace receiver (gRPC + HTTP).
+"""OpenTelemetry test infrastructure: an in-process OTLP trace and metrics receiver (gRPC + HTTP).
 
 * :class:`OtlpReceiver` runs, on ``127.0.0.1`` and free ports, a ``grpcio`` ``TraceService`` and a
   threaded ``http.server`` answering ``POST /v1/traces`` (``application/x-protobuf``, optionally
   gzip- or deflate-encoded). Both decode ``ExportTraceServiceRequest`` into
   :class:`ReceivedSpan` objects and record every export attempt as an :class:`ExportRequest`.
+* Metrics arrive the same ways (gRPC ``MetricsService``, ``POST /v1/metrics``): decoded into
+  :class:`MetricPoint` objects (:attr:`OtlpReceiver.metric_points`), their attempts recorded in
+  :attr:`OtlpReceiver.metric_requests`, apart from the trace attempts in ``requests``.
 * ``mode = "unavailable"`` makes both sides refuse exports (gRPC ``UNAVAILABLE``, HTTP 503), and can
   be switched while the receiver runs.
 * ``mode = "garbage"``, ``"slow_drip"`` or ``"close"`` make the HTTP side misbehave at the socket
@@ -40,6 +43,14 @@ from typing import Any, Literal, NamedTuple, Protocol
 
 import grpc  # type: ignore[import-untyped]  # grpcio ships no type information
 from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2_grpc import (
+    MetricsServiceServicer,
+    add_MetricsServiceServicer_to_server,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -49,14 +60,18 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import (
     add_TraceServiceServicer_to_server,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 __all__ = [
     "GARBAGE_RESPONSE",
     "GRPC_EXPORT_METHOD",
+    "GRPC_METRICS_METHOD",
+    "METRICS_PATH",
     "SLOW_DRIP_OTLP_RESPONSE",
     "TRACES_PATH",
     "ExportRequest",
+    "MetricPoint",
     "OtlpProtocol",
     "OtlpReceiver",
     "OtlpReceiverMode",
@@ -66,6 +81,7 @@ __all__ = [
     "decode_any_value",
     "decode_attributes",
     "decode_export_request",
+    "decode_metrics_request",
     "shutdown_in_thread",
 ]
 
@@ -73,6 +89,10 @@ __all__ = [
 TRACES_PATH = "/v1/traces"
 #: The full gRPC method name OTLP/gRPC exporters call.
 GRPC_EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+#: Where OTLP/HTTP exporters post metrics, and the gRPC method of the metrics service.
+METRICS_PATH = "/v1/metrics"
+GRPC_METRICS_METHOD = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
+_METRIC_PATHS = frozenset({METRICS_PATH, GRPC_METRICS_METHOD})
 LOCALHOST = "127.0.0.1"
 PROTOBUF_CONTENT_TYPE = "application/x-protobuf"
 _POLL = 0.05
@@ -227,9 +247,134 @@ def decode_export_request(
     return spans
 
 
+@dataclass(frozen=True)
+class MetricPoint:
+    """One data point of a metric as the receiver decoded it.
+
+    ``kind`` is ``"sum"``, ``"gauge"`` or ``"histogram"``. For a sum or gauge ``value`` is the
+    point's value (int or float); for a histogram ``value`` is its ``sum``, ``count`` its count and
+    ``bucket_counts``/``bounds`` its buckets. ``temporality`` is ``"DELTA"``, ``"CUMULATIVE"`` or
+    ``""`` (gauges).
+    """
+
+    name: str
+    unit: str
+    description: str
+    kind: str
+    attributes: dict[str, Any]
+    resource: dict[str, Any]
+    value: float
+    temporality: str
+    protocol: OtlpProtocol
+    scope_name: str
+    count: int = 0
+    bucket_counts: tuple[int, ...] = ()
+    bounds: tuple[float, ...] = ()
+    monotonic: bool = False
+    start_ns: int = 0
+    time_ns: int = 0
+
+
+def _temporality_name(value: int) -> str:
+    return _enum_name(AggregationTemporality.Name(value), "AGGREGATION_TEMPORALITY_")
+
+
+def decode_metrics_request(
+    request: ExportMetricsServiceRequest, protocol: OtlpProtocol
+) -> list[MetricPoint]:
+    """Every data point of ``request`` (sums, gauges, histograms), with resource and scope."""
+    points: list[MetricPoint] = []
+    for resource_metrics in request.resource_metrics:
+        resource = decode_attributes(resource_metrics.resource.attributes)
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                kind = metric.WhichOneof("data")
+                common = {
+                    "name": metric.name,
+                    "unit": metric.unit,
+                    "description": metric.description,
+                    "resource": dict(resource),
+                    "protocol": protocol,
+                    "scope_name": scope_metrics.scope.name,
+                }
+                if kind in {"sum", "gauge"}:
+                    body = getattr(metric, kind)
+                    temporality = (
+                        _temporality_name(body.aggregation_temporality) if kind == "sum" else ""
+                    )
+                    points.extend(
+                        MetricPoint(
+                            kind=kind,
+                            attributes=decode_attributes(point.attributes),
+                            value=getattr(point, point.WhichOneof("value") or "as_int"),
+                            temporality=temporality,
+                            monotonic=kind == "sum" and metric.sum.is_monotonic,
+                            start_ns=point.start_time_unix_nano,
+                            time_ns=point.time_unix_nano,
+                            **common,
+                        )
+                        for point in body.data_points
+                    )
+                elif kind == "histogram":
+                    temporality = _temporality_name(metric.histogram.aggregation_temporality)
+                    points.extend(
+                        MetricPoint(
+                            kind=kind,
+                            attributes=decode_attributes(point.attributes),
+                            value=point.sum,
+                            temporality=temporality,
+                            count=point.count,
+                            bucket_counts=tuple(point.bucket_counts),
+                            bounds=tuple(point.explicit_bounds),
+                            start_ns=point.start_time_unix_nano,
+                            time_ns=point.time_unix_nano,
+                            **common,
+                        )
+                        for point in metric.histogram.data_points
+                    )
+    return points
+
+
+def _point_count(request: ExportMetricsServiceRequest) -> int:
+    return sum(
+        len(getattr(metric, metric.WhichOneof("data") or "sum").data_points)
+        for resource_metrics in request.resource_metrics
+        for scope_metrics in resource_metrics.scope_metrics
+        for metric in scope_metrics.metrics
+    )
+
+
 # --------------------------------------------------------------------------------------------------
 # gRPC side
 # --------------------------------------------------------------------------------------------------
+
+
+class _MetricsService(MetricsServiceServicer):
+    def __init__(self, receiver: OtlpReceiver) -> None:
+        self._receiver = receiver
+
+    def Export(  # noqa: N802 - the generated servicer's method name
+        self, request: ExportMetricsServiceRequest, context: Any
+    ) -> ExportMetricsServiceResponse:
+        received_at = time.time()
+        metadata = context.invocation_metadata() or ()
+        headers = {str(key).lower(): str(value) for key, value in metadata}
+        count = _point_count(request)
+        if self._receiver.mode == "unavailable":
+            self._receiver._record(
+                ExportRequest(
+                    "grpc", GRPC_METRICS_METHOD, "UNAVAILABLE", count, headers, None, received_at
+                ),
+                [],
+            )
+            context.abort(grpc.StatusCode.UNAVAILABLE, "OtlpReceiver is in mode 'unavailable'")
+        points = decode_metrics_request(request, "grpc")
+        self._receiver._record(
+            ExportRequest("grpc", GRPC_METRICS_METHOD, "OK", count, headers, None, received_at),
+            [],
+            points,
+        )
+        return ExportMetricsServiceResponse()
 
 
 class _TraceService(TraceServiceServicer):
@@ -364,6 +509,8 @@ class OtlpReceiver:
         self._changed = threading.Condition()
         self._spans: list[ReceivedSpan] = []
         self._requests: list[ExportRequest] = []
+        self._points: list[MetricPoint] = []
+        self._metric_requests: list[ExportRequest] = []
         self._http: _HttpServer | None = None
         self._http_thread: threading.Thread | None = None
         self._grpc: Any = None
@@ -395,6 +542,7 @@ class OtlpReceiver:
         server = grpc.server(pool, options=[("grpc.so_reuseport", 0)])
         self._grpc = server
         add_TraceServiceServicer_to_server(_TraceService(self), server)  # type: ignore[no-untyped-call]
+        add_MetricsServiceServicer_to_server(_MetricsService(self), server)  # type: ignore[no-untyped-call]
         port = int(server.add_insecure_port(f"{LOCALHOST}:0"))
         if port == 0:  # pragma: no cover - older grpcio reports a failed bind this way
             raise RuntimeError("gRPC could not bind a port on 127.0.0.1")
@@ -517,9 +665,34 @@ class OtlpReceiver:
 
     @property
     def requests(self) -> list[ExportRequest]:
-        """A snapshot of every export attempt answered so far (accepted or not)."""
+        """A snapshot of every export attempt answered so far (accepted or not), but metrics'."""
         with self._changed:
             return list(self._requests)
+
+    @property
+    def metric_requests(self) -> list[ExportRequest]:
+        """A snapshot of every metrics export attempt (gRPC or ``/v1/metrics``) so far."""
+        with self._changed:
+            return list(self._metric_requests)
+
+    @property
+    def metric_points(self) -> list[MetricPoint]:
+        """A snapshot of every metric data point accepted so far, in arrival order."""
+        with self._changed:
+            return list(self._points)
+
+    def points_named(self, name: str) -> list[MetricPoint]:
+        """The data points of the metric called ``name``."""
+        return [point for point in self.metric_points if point.name == name]
+
+    def wait_for_metrics(self, count: int = 1, timeout: float = 5.0) -> list[ExportRequest]:
+        """Wait until ``count`` metrics exports were accepted; return every metrics attempt."""
+        self._wait(
+            lambda: sum(r.accepted for r in self._metric_requests) >= count,
+            timeout,
+            f"at least {count} accepted metrics export(s)",
+        )
+        return self.metric_requests
 
     def spans_named(self, name: str) -> list[ReceivedSpan]:
         return [span for span in self.spans if span.name == name]
@@ -545,6 +718,8 @@ class OtlpReceiver:
         with self._changed:
             self._spans.clear()
             self._requests.clear()
+            self._points.clear()
+            self._metric_requests.clear()
 
     def wait_for(self, count: int = 1, timeout: float = 5.0) -> list[ReceivedSpan]:
         """Wait until at least ``count`` spans arrived; return them all. TimeoutError otherwise."""
@@ -589,10 +764,19 @@ class OtlpReceiver:
 
     # -- serving ----------------------------------------------------------------------------------
 
-    def _record(self, request: ExportRequest, spans: list[ReceivedSpan]) -> None:
+    def _record(
+        self,
+        request: ExportRequest,
+        spans: list[ReceivedSpan],
+        points: Iterable[MetricPoint] = (),
+    ) -> None:
         with self._changed:
-            self._requests.append(request)
+            if request.path in _METRIC_PATHS:
+                self._metric_requests.append(request)
+            else:
+                self._requests.append(request)
             self._spans.extend(spans)
+            self._points.extend(points)
             self._changed.notify_all()
 
     def _handle_http(self, handler: _HttpHandler) -> None:
@@ -603,9 +787,16 @@ class OtlpReceiver:
         if self._mode in _SOCKET_MODES:
             self._misbehave(handler, path, headers, encoding, received_at)
             return
-        status, body, count, spans = self._answer_http(handler, path, headers, encoding)
+        points: list[MetricPoint] = []
+        if path == METRICS_PATH:
+            status, body, count, points = self._answer_metrics(handler, headers, encoding)
+            spans: list[ReceivedSpan] = []
+        else:
+            status, body, count, spans = self._answer_http(handler, path, headers, encoding)
         self._record(
-            ExportRequest("http", path, str(status), count, headers, encoding, received_at), spans
+            ExportRequest("http", path, str(status), count, headers, encoding, received_at),
+            spans,
+            points,
         )
         content_type = PROTOBUF_CONTENT_TYPE if status == 200 else "text/plain; charset=utf-8"
         _respond(handler, status, body, content_type)
@@ -650,6 +841,29 @@ class OtlpReceiver:
                 handler.wfile.write(SLOW_DRIP_OTLP_RESPONSE[index : index + 1])
         except OSError:
             pass  # the client gave up: what a misbehaving endpoint is for
+
+    def _answer_metrics(
+        self, handler: _HttpHandler, headers: Mapping[str, str], encoding: str | None
+    ) -> tuple[int, bytes, int, list[MetricPoint]]:
+        """(status, response body, point count, points to record) for ``POST /v1/metrics``."""
+        length_header = headers.get("content-length", "")
+        if not length_header.isdigit() or int(length_header) > self.max_body_bytes:
+            return 400, b"a Content-Length within max_body_bytes is required", 0, []
+        data = handler.rfile.read(int(length_header))
+        if handler.command != "POST":
+            return 405, b"POST only", 0, []
+        content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if content_type != PROTOBUF_CONTENT_TYPE:
+            return 415, f"expected {PROTOBUF_CONTENT_TYPE}, got {content_type!r}".encode(), 0, []
+        try:
+            request = ExportMetricsServiceRequest.FromString(_decode_body(data, encoding))
+        except (ValueError, OSError, EOFError, zlib.error, DecodeError) as error:
+            return 400, f"undecodable body: {error}".encode(), 0, []
+        count = _point_count(request)
+        if self._mode == "unavailable":
+            return 503, b"OtlpReceiver is in mode 'unavailable'", count, []
+        points = decode_metrics_request(request, "http")
+        return 200, ExportMetricsServiceResponse().SerializeToString(), count, points
 
     def _answer_http(
         self, handler: _HttpHandler, path: str, headers: Mapping[str, str], encoding: str | None

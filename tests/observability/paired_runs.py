@@ -53,19 +53,24 @@ def copy_project(source: Path, dest: Path) -> Path:
     return dest
 
 
-def _timed(project: Path, env: dict[str, str]) -> tuple[CompletedProcess[str], float]:
+def _timed(project: Path, env: dict[str, str], *args: str) -> tuple[CompletedProcess[str], float]:
     started = time.monotonic()
-    done = floe_run(project, env)
+    done = floe_run(project, env, *args)
     return done, time.monotonic() - started
 
 
 def run_alongside(
-    project: Path, env: dict[str, str], baseline_project: Path, baseline_env: dict[str, str]
+    project: Path,
+    env: dict[str, str],
+    baseline_project: Path,
+    baseline_env: dict[str, str],
+    *args: str,
 ) -> Paired:
-    """``floe run`` in ``project`` with ``env`` and, started at once, in ``baseline_project``."""
+    """``floe run *args`` in ``project`` with ``env`` and, started at once, in
+    ``baseline_project``."""
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="paired-run") as pool:
-        under_test = pool.submit(_timed, project, env)
-        baseline = pool.submit(_timed, baseline_project, baseline_env)
+        under_test = pool.submit(_timed, project, env, *args)
+        baseline = pool.submit(_timed, baseline_project, baseline_env, *args)
         done, seconds = under_test.result()
         base_done, base_seconds = baseline.result()
     return Paired(done, seconds, base_done, base_seconds)

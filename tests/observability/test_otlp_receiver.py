@@ -669,7 +669,7 @@ def test_http_routes_and_bad_bodies(otlp_receiver: OtlpReceiver) -> None:
     url = otlp_receiver.http_endpoint
     good = tiny_request().SerializeToString()
     assert post(url, good, PROTOBUF, method="GET") == 405
-    assert post(url, good, PROTOBUF, path="/v1/metrics") == 404
+    assert post(url, good, PROTOBUF, path="/v1/logs") == 404
     assert post(url, good, {"Content-Type": "application/json"}) == 415
     assert post(url, b"\xff\xff\xff not protobuf", PROTOBUF) == 400
     assert post(url, b"not gzip", {**PROTOBUF, "Content-Encoding": "gzip"}) == 400

@@ -166,9 +166,9 @@ def test_a_broken_collector_never_fails_or_holds_the_run(
     else:
         url = request.getfixturevalue(endpoint)
     baseline = copy_project(tracing_project, tmp_path / "base")
-    paired = run_alongside(
-        project, {"OTEL_EXPORTER_OTLP_ENDPOINT": url}, baseline, {"OTEL_SDK_DISABLED": "true"}
-    )
+    # Metrics off: they would reach the same endpoint (tests/observability/test_metrics.py).
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": url, "OTEL_METRICS_EXPORTER": "none"}
+    paired = run_alongside(project, env, baseline, {"OTEL_SDK_DISABLED": "true"})
     done = paired.done
     assert paired.baseline.returncode == 0, paired.baseline.stderr[-3000:]
     assert done.returncode == 0, done.stdout + done.stderr
