@@ -10,18 +10,23 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from bench._scale_report import charts, growths, ratio_trends
+from bench._scale_report import charts, growths, ratio_trends, targets
 from bench._timing import Figure
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def print_growth(figures: Sequence[Figure]) -> None:
-    """The growth statement of every scale series, and the ratios along each."""
+    """The growth statement of every scale series, the ratios along each, and the targets."""
     lines = [fit.statement() for fit in growths(figures)] + ratio_trends(figures)
     if lines:
         print("growth with the model count (medians):")
         for line in lines:
+            print(f"  {line}")
+    checked = targets(figures)
+    if checked:
+        print("issue 15's load targets (medians, ratios from alternating runs):")
+        for line in checked:
             print(f"  {line}")
 
 

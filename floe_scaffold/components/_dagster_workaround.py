@@ -1,0 +1,134 @@
+"""A small, version-guarded workaround for a quadratic step of Dagster's asset-graph build.
+
+The defect (dagster 1.11-1.13, ``dagster/_core/definitions/resolved_asset_deps.py``):
+``resolve_assets_def_deps`` reads ``AssetsDefinition.input_names_by_node_key`` once per
+dependency that is not itself an asset (for a dbt project: once per reference to a dbt source).
+That attribute is a plain ``property`` (``assets_definition.py``) that rebuilds a dict over all
+the inputs of the op on every access, so one ``@dbt_assets`` definition of N models with M source
+references costs O(M x N): at 20,000 models it was 61 of 98 CPU seconds of a load.
+
+The fix upstream is one line: make ``input_names_by_node_key`` a ``functools.cached_property``,
+as its neighbours (``keys``, ``check_keys``, ...) already are. ``node_keys_by_input_name`` comes
+from the definition's ``AssetGraphComputation``, which is set once in ``__init__`` and never
+mutated (``with_attributes`` and ``subset_for`` build new definitions), so the cached mapping
+cannot go stale. Upstream-shaped description of the change::
+
+    -    @property
+    +    @cached_property
+         def input_names_by_node_key(self) -> Mapping[AssetKey, str]:
+             return {key: input_name for input_name, key in self.node_keys_by_input_name.items()}
+
+A second, linear cost is paid twice: loading a repository builds the asset graph in
+``build_caching_repository_data_from_list`` (``repository_data_builder.py``), keeps it only for
+the jobs and sensors it makes there, and ``RepositoryDefinition.asset_graph`` then builds it
+again from the same definitions. The fix upstream: keep the first graph on
+``CachingRepositoryData`` and have ``asset_graph`` return ``graph.with_job_nodes(...)`` of it.
+Here ``AssetGraph.key_mappings_from_assets`` (the whole of the build but the cheap wrapping)
+remembers its last result for the same set of definitions (the same objects, by identity), so
+the second build reuses the first one's nodes, as ``with_job_nodes`` already shares them.
+
+This module applies exactly these changes to the installed Dagster, and only when the installed
+version is one they were checked against and the attributes are still what was read (a Dagster
+that fixed them, or changed them, is left alone). ``tests/project/test_load_speed.py`` checks the
+asset graph is identical with and without them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from functools import cached_property
+from typing import Any
+
+__all__ = ["WORKAROUND_VERSIONS", "applies", "install_workaround", "without_workaround"]
+
+#: Dagster minor versions whose ``input_names_by_node_key`` was read and found quadratic.
+WORKAROUND_VERSIONS = ((1, 11), (1, 12), (1, 13))
+_NAME = "input_names_by_node_key"
+_original: list[Any] = []  # the property replaced, kept so a test can restore it
+_original_mappings: list[Any] = []  # AssetGraph.key_mappings_from_assets, likewise
+_last_mappings: list[tuple[frozenset[int], tuple[Any, ...], Any]] = []  # one slot
+
+
+def _version() -> tuple[int, int]:
+    from dagster.version import __version__
+
+    major, minor = [*__version__.split("."), "0", "0"][:2]
+    try:
+        return int(major), int(minor)
+    except ValueError:  # a development build ("1!0+dev"): not one this was checked against
+        return (0, 0)
+
+
+def _input_names_by_node_key(self: Any) -> Mapping[Any, str]:
+    return {key: input_name for input_name, key in self.node_keys_by_input_name.items()}
+
+
+def _remembered_key_mappings(cls: Any, assets: Any) -> Any:
+    """``key_mappings_from_assets``, its last result again for the same definitions."""
+    given = tuple(assets)
+    identities = frozenset(id(asset) for asset in given)
+    if _last_mappings:
+        last_identities, last_given, result = _last_mappings[0]
+        if identities == last_identities and len(set(map(id, last_given))) == len(identities):
+            return result
+    result = _original_mappings[0].__func__(cls, given)
+    _last_mappings[:] = [(identities, given, result)]  # the definitions kept: ids stay theirs
+    return result
+
+
+def _install_graph_reuse() -> None:
+    from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
+
+    current = AssetGraph.__dict__.get("key_mappings_from_assets")
+    if _original_mappings or not isinstance(current, classmethod):
+        return
+    _original_mappings.append(current)
+    AssetGraph.key_mappings_from_assets = classmethod(_remembered_key_mappings)  # type: ignore[method-assign, assignment]
+
+
+def applies() -> bool:
+    """Whether the installed Dagster is one this workaround was checked against, still unfixed."""
+    from dagster._core.definitions.assets.definition.assets_definition import AssetsDefinition
+
+    current = AssetsDefinition.__dict__.get(_NAME)
+    return _version() in WORKAROUND_VERSIONS and (isinstance(current, property) or bool(_original))
+
+
+def install_workaround() -> bool:
+    """Cache ``input_names_by_node_key`` per definition (idempotent); whether it is in place."""
+    from dagster._core.definitions.assets.definition.assets_definition import AssetsDefinition
+
+    current = AssetsDefinition.__dict__.get(_NAME)
+    if isinstance(current, cached_property):
+        return bool(_original)
+    if _version() not in WORKAROUND_VERSIONS or not isinstance(current, property):
+        return False
+    replacement = cached_property(_input_names_by_node_key)
+    replacement.__set_name__(AssetsDefinition, _NAME)
+    _original.append(current)
+    setattr(AssetsDefinition, _NAME, replacement)
+    _install_graph_reuse()
+    return True
+
+
+@contextmanager
+def without_workaround() -> Iterator[None]:
+    """Dagster's own property for the duration (for tests comparing the two graphs)."""
+    from dagster._core.definitions.assets.definition.assets_definition import AssetsDefinition
+    from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
+
+    if not _original:
+        yield
+        return
+    replaced = AssetsDefinition.__dict__[_NAME]
+    replaced_mappings = AssetGraph.__dict__["key_mappings_from_assets"]
+    setattr(AssetsDefinition, _NAME, _original[0])
+    if _original_mappings:
+        AssetGraph.key_mappings_from_assets = _original_mappings[0]  # type: ignore[method-assign]
+    _last_mappings.clear()
+    try:
+        yield
+    finally:
+        setattr(AssetsDefinition, _NAME, replaced)
+        AssetGraph.key_mappings_from_assets = replaced_mappings  # type: ignore[method-assign]

@@ -1,0 +1,308 @@
+"""Loading at scale: the spec cache and the Dagster workarounds change nothing in the asset graph.
+
+The reference is dagster-dbt's own ``@dbt_assets`` with Dagster's own (quadratic)
+``input_names_by_node_key``; ours is the component's path cold (no cache entry: built, written)
+and warm (read from the entry). "Identical" is the repository snapshot Dagster serves to its UI,
+byte for byte: asset keys, parents, checks, groups, owners, tags, kinds, descriptions, code
+versions and metadata.
+"""
+
+# No `from __future__ import annotations`: Dagster inspects the asset function's `context`.
+
+import json
+import pickle
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from dagster._core.remote_representation.external_data import RepositorySnap
+from dagster_dbt import DbtProject, dbt_assets
+from dagster_shared.serdes import serialize_value
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from floe_scaffold.components._assets import dbt_multi_asset, paused_gc, spec_cache_of
+from floe_scaffold.components._dagster_workaround import (
+    applies,
+    install_workaround,
+    without_workaround,
+)
+from floe_scaffold.components._lazy_manifest import ManifestChangedError, ManifestSource
+from floe_scaffold.components._manifest import check_acyclic
+from floe_scaffold.components._spec_cache import cache_key, load_specs
+from floe_scaffold.components._translator import FloeTranslator
+from tests.manifests import synthetic_manifest, write_manifest
+
+_PII = {"classification": "pii", "pii_type": "id", "sensitivity": "high"}
+#: contract classifications of a demo model and of a synthetic mart
+CLASSIFIED = {"customers": {"customer_id": _PII}, "fct_domain0__0": {"id": _PII}}
+
+
+def _compute(context: dg.AssetExecutionContext) -> Iterator[Any]:
+    del context  # nothing runs: only the definitions are compared
+    yield from ()
+
+
+def _snapshot(assets: dg.AssetsDefinition) -> str:
+    """What Dagster serves of these assets (the asset graph resolved, as the UI gets it)."""
+    repository = dg.Definitions(assets=[assets]).get_repository_def()
+    return serialize_value(RepositorySnap.from_def(repository))
+
+
+def _dbt_project(where: Path, manifest: dict[str, Any] | None) -> tuple[DbtProject, Path]:
+    if manifest is not None:
+        where.mkdir(parents=True, exist_ok=True)
+        (where / "dbt_project.yml").write_text(
+            "name: synthetic\nversion: '1.0'\nprofile: synthetic\n", encoding="utf-8"
+        )
+        write_manifest(where, manifest)
+    return DbtProject(project_dir=where), where / "target" / "manifest.json"
+
+
+def _ours(
+    project: DbtProject, manifest_path: Path, classifications: dict[str, Any], select: str = "fqn:*"
+) -> dg.AssetsDefinition:
+    return dbt_multi_asset(
+        _compute,
+        manifest=ManifestSource(manifest_path),
+        validate=lambda parsed: check_acyclic(parsed, manifest_path),
+        project=project,
+        select=select,
+        exclude="",
+        translator=FloeTranslator(classifications),
+        name="dbt_build",
+        settings={"classifications": classifications},
+    )
+
+
+def _reference(
+    project: DbtProject, manifest_path: Path, classifications: dict[str, Any], select: str = "fqn:*"
+) -> str:
+    """dagster-dbt's @dbt_assets, resolved with Dagster's own property (no workaround)."""
+    assert install_workaround(), "the workaround applies to the installed Dagster"
+    with without_workaround():
+        assets = dbt_assets(
+            manifest=json.loads(manifest_path.read_bytes()),
+            project=project,
+            select=select,
+            dagster_dbt_translator=FloeTranslator(classifications),
+            name="dbt_build",
+        )(_compute)
+        return _snapshot(assets)
+
+
+def _entries(project: DbtProject) -> list[Path]:
+    return sorted(spec_cache_of(Path(project.project_dir)).folder.glob("*.json"))
+
+
+def _same_cold_warm_and_reference(
+    project: DbtProject, manifest_path: Path, classifications: dict[str, Any], select: str = "fqn:*"
+) -> None:
+    reference = _reference(project, manifest_path, classifications, select)
+    for entry in _entries(project):
+        entry.unlink()
+    cold = _snapshot(_ours(project, manifest_path, classifications, select))
+    (entry,) = _entries(project)
+    written = entry.stat().st_mtime_ns
+    warm = _snapshot(_ours(project, manifest_path, classifications, select))
+    assert entry.stat().st_mtime_ns == written, "the warm load read the entry, wrote nothing"
+    assert cold == reference
+    assert warm == reference
+
+
+def test_the_workaround_applies_to_the_installed_dagster_and_is_idempotent() -> None:
+    assert applies()
+    assert install_workaround()
+    assert install_workaround()
+
+
+def test_demo_graph_is_identical_cold_warm_and_without_the_workaround(demo_project: Path) -> None:
+    project, manifest_path = _dbt_project(demo_project / "dbt", None)
+    _same_cold_warm_and_reference(project, manifest_path, CLASSIFIED)
+    # the check specs are there, with what the UI shows of them
+    warm = _ours(project, manifest_path, CLASSIFIED)
+    assert len(list(warm.check_specs)) == 13
+    customers = warm.specs_by_key[dg.AssetKey("customers")]
+    assert customers.owners == ["team:analytics"]
+    assert customers.group_name == "marts"
+    assert "dagster/kind/duckdb" in customers.tags
+
+
+def test_synthetic_graph_is_identical_cold_warm_and_without_the_workaround(tmp_path: Path) -> None:
+    manifest = synthetic_manifest(300, seed=3)
+    project, manifest_path = _dbt_project(tmp_path / "dbt", manifest)
+    _same_cold_warm_and_reference(project, manifest_path, CLASSIFIED)
+    graph = dg.Definitions(assets=[_ours(project, manifest_path, CLASSIFIED)]).resolve_asset_graph()
+    sources = [key for key in graph.get_all_asset_keys() if not graph.get(key).is_materializable]
+    assert sources, "source references are what the workaround speeds up"
+
+
+@settings(
+    max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    models=st.integers(min_value=1, max_value=120),
+    seed=st.integers(min_value=0, max_value=10_000),
+    select=st.sampled_from(["fqn:*", "resource_type:model", "resource_type:seed+"]),
+)
+def test_any_manifest_and_selection_loads_the_same_from_the_cache(
+    tmp_path_factory: pytest.TempPathFactory, models: int, seed: int, select: str
+) -> None:
+    where = tmp_path_factory.mktemp("synthetic") / "dbt"
+    project, manifest_path = _dbt_project(where, synthetic_manifest(models, seed=seed))
+    _same_cold_warm_and_reference(project, manifest_path, {}, select)
+
+
+def _cached_project(tmp_path: Path) -> tuple[DbtProject, Path, str, Path]:
+    project, manifest_path = _dbt_project(tmp_path / "dbt", synthetic_manifest(80, seed=5))
+    expected = _snapshot(_ours(project, manifest_path, {}))
+    (entry,) = _entries(project)
+    return project, manifest_path, expected, entry
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda text: text[: len(text) // 2],  # truncated
+        lambda _: "not json at all",
+        lambda text: text.replace('"floe-spec-cache/1"', '"floe-spec-cache/0"'),  # old format
+        lambda text: text.replace('"group_name":', '"group":'),  # a field missing
+        lambda text: text.replace('"value",', '"value",-'),  # an index out of range
+        lambda _: "",
+    ],
+    ids=["truncated", "not-json", "other-format", "missing-field", "bad-index", "empty"],
+)
+def test_a_corrupt_entry_is_rebuilt_silently(tmp_path: Path, damage: Callable[[str], str]) -> None:
+    project, manifest_path, expected, entry = _cached_project(tmp_path)
+    entry.write_text(damage(entry.read_text(encoding="utf-8")), encoding="utf-8")
+    assert _snapshot(_ours(project, manifest_path, {})) == expected
+    (rewritten,) = _entries(project)
+    assert rewritten == entry
+    assert json.loads(entry.read_bytes())["format"] == "floe-spec-cache/1", "rewritten whole"
+
+
+def test_a_changed_manifest_or_setting_is_another_key(tmp_path: Path) -> None:
+    project, manifest_path, _, entry = _cached_project(tmp_path)
+    manifest = json.loads(manifest_path.read_bytes())
+    first = next(iter(manifest["nodes"].values()))
+    first["description"] = "changed after the entry was written"
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    assets = _ours(project, manifest_path, {})
+    spec = next(
+        s for s in assets.specs if s.metadata["dagster_dbt/unique_id"] == first["unique_id"]
+    )
+    assert (spec.description or "").startswith("changed after the entry was written")
+    assert len(_entries(project)) == 2, "a new entry beside the stale one"
+    classified = _ours(project, manifest_path, CLASSIFIED)
+    assert len(_entries(project)) == 3, "classifications are part of the key"
+    mart = classified.specs_by_key[dg.AssetKey("fct_domain0__0")]
+    assert "floe/column_classifications" in mart.metadata
+    assert entry.exists()
+
+
+def test_a_stale_entry_under_the_current_key_is_not_used(tmp_path: Path) -> None:
+    """An entry copied from another key (its recorded key differs) is a miss, then rewritten."""
+    project, manifest_path, expected, entry = _cached_project(tmp_path)
+    document = json.loads(entry.read_bytes())
+    document["key"] = "0" * 64
+    document["specs"] = []
+    entry.write_text(json.dumps(document), encoding="utf-8")
+    assert _snapshot(_ours(project, manifest_path, {})) == expected
+
+
+def test_a_crafted_entry_cannot_run_code(tmp_path: Path) -> None:
+    project, manifest_path, expected, entry = _cached_project(tmp_path)
+    marker = tmp_path / "ran"
+    live: dict[str, Any] = {"dagster_dbt/manifest": {}, "dagster_dbt/dagster_dbt_translator": None}
+    key = entry.stem
+
+    class Payload:
+        def __reduce__(self) -> tuple[Callable[..., Any], tuple[str]]:
+            return (marker.write_text, ("code ran",))
+
+    document = json.loads(entry.read_bytes())
+    crafted = [
+        pickle.dumps(Payload()),  # a pickle: not JSON, never unpickled
+        # serdes objects that are not whitelisted, or not metadata values
+        json.dumps({**document, "values": [{"__class__": "Payload", "text": "x"}]}).encode(),
+        json.dumps({**document, "values": [{"__class__": "AssetKey", "path": ["x"]}]}).encode(),
+        json.dumps({**document, "values": [{"__class__": "os.system", "command": "x"}]}).encode(),
+    ]
+    for data in crafted:
+        entry.write_bytes(data)
+        assert load_specs(spec_cache_of(Path(project.project_dir)), key, live) is None
+        assert not marker.exists()
+    assert _snapshot(_ours(project, manifest_path, {})) == expected
+    assert not marker.exists()
+
+
+def test_entries_are_written_whole_and_only_the_newest_are_kept(tmp_path: Path) -> None:
+    project, manifest_path, _, _ = _cached_project(tmp_path)
+    for select in (
+        "path:marts",
+        "path:staging",
+        "path:intermediate",
+        "+fct_domain0__1",
+        "fct_domain0__1+",
+    ):
+        _ours(project, manifest_path, {}, select)
+    folder = spec_cache_of(Path(project.project_dir)).folder
+    assert len(_entries(project)) == 4
+    assert not [path for path in folder.iterdir() if path.suffix != ".json"], "no temporary left"
+
+
+def test_the_key_covers_the_manifest_and_every_setting() -> None:
+    base = {"select": "fqn:*", "exclude": "", "settings": {}, "versions": ["1", "2", "3", "4"]}
+    keys = {
+        cache_key("a", base),
+        cache_key("b", base),
+        cache_key("a", {**base, "select": "path:marts"}),
+        cache_key("a", {**base, "exclude": "x"}),
+        cache_key("a", {**base, "settings": {"classifications": {"a": {}}}}),
+        cache_key("a", {**base, "versions": ["1", "2", "3", "5"]}),
+    }
+    assert len(keys) == 6
+
+
+def test_paused_gc_freezes_what_was_built_and_restores_the_collector() -> None:
+    import gc
+
+    assert gc.isenabled()
+    with paused_gc():
+        assert not gc.isenabled()
+        built = [[index] for index in range(1000)]
+    assert gc.isenabled()
+    assert gc.get_freeze_count() >= len(built)
+
+
+def test_a_warm_load_parses_no_manifest_and_a_run_gets_it_whole(tmp_path: Path) -> None:
+    project, manifest_path, _, _ = _cached_project(tmp_path)
+    source = ManifestSource(manifest_path)
+    assets = dbt_multi_asset(
+        _compute,
+        manifest=source,
+        validate=lambda parsed: check_acyclic(parsed, manifest_path),
+        project=project,
+        select="fqn:*",
+        exclude="",
+        translator=FloeTranslator({}),
+        name="dbt_build",
+        settings={"classifications": {}},
+    )
+    assert not source.parsed, "the warm load read the entry, not the manifest"
+    from dagster_dbt.asset_utils import get_manifest_and_translator_from_dbt_assets
+
+    manifest, _, _ = get_manifest_and_translator_from_dbt_assets([assets])  # what a run does
+    assert manifest == json.loads(manifest_path.read_bytes())
+    assert source.parsed
+
+
+def test_a_manifest_changed_after_the_load_is_named_when_a_run_needs_it(tmp_path: Path) -> None:
+    _, manifest_path, _, _ = _cached_project(tmp_path)
+    source = ManifestSource(manifest_path)
+    source.release()
+    manifest_path.write_text(json.dumps({"nodes": {}}), encoding="utf-8")
+    with pytest.raises(ManifestChangedError, match="changed after the definitions were loaded"):
+        source.get()
