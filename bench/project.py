@@ -1,7 +1,9 @@
 """The generated project against plain Dagster + dbt, each pair measured in the same run.
 
 * ``floe init`` of the demo vs ``dagster-dbt project scaffold`` on the same dbt project;
-* ``floe run`` of the demo vs plain ``dbt build`` of the same dbt project;
+* ``floe run`` of the demo vs plain ``dbt build`` of the same dbt project with the flags floe
+  gives dbt (so both keep one partial parse), and vs ``dbtRunner`` in-process (dbt's floor:
+  its work without a Python start or its imports);
 * ``floe dev`` from start until the UI serves the assets.
 
 Pairs are run alternately (A, B, A, B, …) after a warm-up of each, so that machine drift hits
@@ -10,6 +12,8 @@ both sides alike: 5 runs, ``--quick`` 1. Definitions load at scale is bench/scal
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -22,11 +26,17 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+import yaml
+
 from bench._demo import parsed_demo
 from bench._process import BIN, ENV
 from bench._process import run as _run
 from bench._timing import Figure, alternate, figure, seconds, with_ratio
 from floe_scaffold.project import init_project
+
+FLOE_RUN = "floe run (demo)"
+DBT_BUILD = "plain dbt build, floe's flags (same project)"
+DBT_RUNNER = "dbt build in-process (dbtRunner, imported): the floor"
 
 
 def _pair(
@@ -75,20 +85,70 @@ def _init_vs_scaffold(where: Path, runs: int) -> list[Figure]:
     return _pair("floe init (demo)", floe_init, "dagster-dbt project scaffold", scaffold, runs)
 
 
+def _dbt_flags(demo: Path) -> list[str]:
+    """The flags ``floe run`` gives dbt: its global flags, ``--profile``/``--target`` if any."""
+    from floe_scaffold.components._dbt_defaults import without_defaults
+    from floe_scaffold.components._manifest import DBT_RUN_FLAGS
+
+    defs = next((demo / "src").glob("*/defs/*/defs.yaml"))
+    attributes = yaml.safe_load(defs.read_text(encoding="utf-8"))["attributes"]
+    profile, target = without_defaults(
+        demo / "dbt", demo / ".floe/profiles", attributes.get("profile"), attributes.get("target")
+    )
+    chosen = [
+        *(["--profile", profile] if profile else []),
+        *(["--target", target] if target else []),
+    ]
+    return [*DBT_RUN_FLAGS, "build", "--select", "fqn:*", *chosen]
+
+
+def _release_duckdb() -> None:
+    """Close dbt-duckdb's database in this process, which keeps it open (and locked) after dbt."""
+    import gc
+
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    DuckDBConnectionManager.close_all_connections()  # type: ignore[no-untyped-call]
+    gc.collect()
+
+
 def _run_vs_dbt_build(demo: Path, where: Path, runs: int) -> list[Figure]:
+    """``floe run`` against ``dbt build`` with the same flags, and dbt in-process (the floor).
+
+    All three share dbt's partial parse (same flags); the floor is ``dbtRunner().invoke`` in
+    this process with dbt already imported: dbt's own work, without a Python start.
+    """
+    from dbt.cli.main import dbtRunner
+
     dbt_dir = demo / "dbt"
     env = {**ENV, "DAGSTER_HOME": str(where / "home")}
     (where / "home").mkdir(exist_ok=True)
     (where / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    return _pair(
-        "floe run (demo)",
-        lambda: _run([str(BIN / "floe"), "run"], demo, env),
-        "plain dbt build (same project)",
-        lambda: _run(
-            [str(BIN / "dbt"), "build", "--profiles-dir", str(demo / ".floe/profiles")], dbt_dir
-        ),
-        runs,
+    profiles = ["--profiles-dir", str(demo / ".floe/profiles")]
+    flags = _dbt_flags(demo)
+
+    def in_process() -> None:
+        previous = Path.cwd()
+        os.chdir(dbt_dir)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                result = dbtRunner().invoke([*flags, *profiles, "--log-format", "json"])
+        finally:
+            os.chdir(previous)
+            _release_duckdb()
+        if not result.success:
+            raise RuntimeError(f"dbtRunner failed: {result.exception}")
+
+    samples = alternate(
+        {
+            FLOE_RUN: lambda: _run([str(BIN / "floe"), "run"], demo, env),
+            DBT_BUILD: lambda: _run([str(BIN / "dbt"), *flags, *profiles], dbt_dir),
+            DBT_RUNNER: in_process,
+        },
+        runs=runs,
     )
+    floe, plain, floor = (figure(name, seconds(values)) for name, values in samples.items())
+    return [with_ratio(floe, plain), with_ratio(floe, floor), with_ratio(plain, floor), floor]
 
 
 def _free_port() -> int:

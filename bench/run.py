@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import instance, lineage, metadata, profiles, project, scale, tracing, update
+from bench import instance, lineage, metadata, metrics, profiles, project, scale, tracing, update
 from bench._machine import machine
 from bench._results import print_growth, write
 from bench._table import table
@@ -37,6 +37,7 @@ SUITES: dict[str, Callable[..., list[Figure]]] = {
     "scale": scale.run,
     "lineage": lineage.run,
     "tracing": tracing.run,
+    "metrics": metrics.run,
     "update": update.run,
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 import time
 import traceback
@@ -25,12 +26,27 @@ from floe_scaffold._dbt_output import (
     readable_lines,
     without_tracebacks,
 )
-from floe_scaffold.errors import EXIT_INVALID_INPUT, FloeError
+from floe_scaffold._warm_dbt import real_dbt, start_warm_dbt
+from floe_scaffold.errors import EXIT_INTERRUPTED, EXIT_INVALID_INPUT, FloeError
 from floe_scaffold.project._credentials import check_credentials
 from floe_scaffold.project._instance import RunRecorder, instance_home
 from floe_scaffold.project._locate import ProjectLayout
 
-__all__ = ["AssetOutcome", "DefinitionsLoadError", "RunSummary", "run_project"]
+__all__ = [
+    "AssetOutcome",
+    "DefinitionsLoadError",
+    "RunInterruptedError",
+    "RunSummary",
+    "run_project",
+]
+
+#: What dbt-duckdb says when another process holds the database file (DuckDB's own wording).
+_DUCKDB_LOCK = re.compile(
+    r'Could not set lock on file "(?P<path>[^"]+)": Conflicting lock is held in '
+    r"(?P<program>.*?) \(PID (?P<pid>\d+)\)"
+)
+#: The class name Dagster gives a step stopped by SIGINT (a ``SerializableErrorInfo``).
+_INTERRUPTED = "DagsterExecutionInterruptedError"
 
 
 @dataclass(frozen=True)
@@ -79,11 +95,32 @@ def run_project(
         MissingCredentialsError: a variable the dbt profile output reads is unset (checked
             before dbt starts).
         DefinitionsLoadError: the definitions did not load (a failed ``dbt parse``, say).
+        RunInterruptedError: SIGINT (Ctrl-C) stopped the run; raised once Dagster and dbt
+            have stopped and the run is recorded.
 
     """
     check_credentials(layout)
     os.environ.setdefault("DAGSTER_IS_DEV_CLI", "1")  # floe run is a development command
     started = time.perf_counter()
+    # dbt starts (imports) now, on the other core, while Dagster gets ready (see _warm_dbt.py)
+    warm = start_warm_dbt(real_dbt())
+    try:
+        return _run_project(
+            layout, select=select, on_progress=on_progress, debug=debug, started=started
+        )
+    finally:
+        if warm is not None:
+            warm.close()
+
+
+def _run_project(
+    layout: ProjectLayout,
+    *,
+    select: str | None,
+    on_progress: Callable[[str, str], None],
+    debug: bool,
+    started: float,
+) -> RunSummary:
     import dagster as dg
 
     try:
@@ -106,6 +143,7 @@ def run_project(
     with (
         dg.DagsterInstance.ephemeral() as instance,
         _clean_stdout(tracebacks=debug),
+        _quiet_generator_exits(),
     ):
         recorder = None
         if home is not None:
@@ -121,9 +159,19 @@ def run_project(
                 asset_selection=keys,
                 run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
             )
+        except KeyboardInterrupt:  # a second Ctrl-C, or one Dagster did not catch
+            from floe_scaffold.components._resource import stop_dbt_processes
+
+            stop_dbt_processes()
+            raise
         finally:
             if recorder is not None:
                 record_problem = recorder.close()
+    if not result.success and _was_interrupted(result):
+        from floe_scaffold.components._resource import stop_dbt_processes
+
+        stop_dbt_processes()  # dbt has its SIGINT too; it writes its results, then exits
+        raise RunInterruptedError(run_id, home)
     failure: str | None = None
     failure_lines: list[str] = []
     trace = None
@@ -139,7 +187,7 @@ def run_project(
     return RunSummary(
         success=result.success,
         run_id=run_id,
-        outcomes=tuple(_outcomes(layout.root, run_id)),
+        outcomes=tuple(_outcomes(layout.root, run_id, _row_counts(result))),
         failure=failure,
         seconds=time.perf_counter() - started,
         failure_lines=tuple(failure_lines),
@@ -147,6 +195,57 @@ def run_project(
         recorded_in=home,
         record_problem=record_problem,
     )
+
+
+class RunInterruptedError(FloeError):
+    """SIGINT (Ctrl-C) stopped ``floe run`` (exit 130, as a shell reports a SIGINT)."""
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self, run_id: str, home: Path | None) -> None:
+        where = f"; it is recorded in {home}" if home is not None else ""
+        super().__init__(
+            f"interrupted: run {run_id[:8]} stopped on Ctrl-C (SIGINT) after dbt and Dagster "
+            f"stopped{where}; nodes dbt finished keep their results, run `floe run` again to "
+            "build the rest"
+        )
+
+
+def _was_interrupted(result: Any) -> bool:
+    """Whether a step of ``result`` failed because the run was interrupted (SIGINT)."""
+    for event in result.all_events:
+        if not event.is_step_failure or event.step_failure_data.error is None:
+            continue
+        error = event.step_failure_data.error
+        while error is not None:
+            if error.cls_name == _INTERRUPTED:
+                return True
+            error = error.cause or getattr(error, "context", None)
+    return False
+
+
+@contextlib.contextmanager
+def _quiet_generator_exits() -> Iterator[None]:
+    """No ``Exception ignored in: <generator ...>`` noise when a stopped step's stream closes.
+
+    An interrupted step leaves dagster-dbt's event generators half-run; Python reports their
+    finalisation on stderr as an unraisable ``RuntimeError``/``GeneratorExit``. Anything else
+    unraisable still goes to the hook that was installed.
+    """
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, (RuntimeError, GeneratorExit)) and (
+            "generator" in repr(unraisable.object)
+        ):
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
 
 
 class DefinitionsLoadError(FloeError):
@@ -196,6 +295,36 @@ def _explain(
     root: Path, run_id: str, errors: Sequence[Any], *, debug: bool
 ) -> tuple[str, list[str]]:
     """What failed (one line) and what dbt or Dagster said about it (readable lines)."""
+    failure, lines = _what_failed(root, run_id, errors, debug=debug)
+    said = [*lines, *(_messages(error) for error in errors)]
+    locked = next((match for line in said if (match := _DUCKDB_LOCK.search(line))), None)
+    if locked is not None:  # dbt's lines above the table say it too; one line here
+        return _lock_message(locked), []
+    return failure, lines
+
+
+def _lock_message(locked: re.Match[str]) -> str:
+    program = Path(locked["program"]).name or locked["program"]
+    return (
+        f"the run failed: the DuckDB database {locked['path']} is locked by another process "
+        f"(PID {locked['pid']}, {program}); DuckDB lets one process write at a time: wait for "
+        "that one (another `floe run`, `floe dev` or a dbt command) to finish, or stop it, "
+        "then run again"
+    )
+
+
+def _messages(error: Any) -> str:
+    """The messages of a Dagster ``SerializableErrorInfo`` and its causes, joined."""
+    parts = []
+    while error is not None:
+        parts.append(str(error.message))
+        error = error.cause or getattr(error, "context", None)
+    return "\n".join(parts)
+
+
+def _what_failed(
+    root: Path, run_id: str, errors: Sequence[Any], *, debug: bool
+) -> tuple[str, list[str]]:
     nodes = _failed_nodes(root, run_id)
     if nodes:
         lines: list[str] = []
@@ -315,13 +444,27 @@ def _progress_listener(on_progress: Callable[[str, str], None]) -> Callable[[Any
                 check = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
                 on_progress("check failed", check)
         elif event.event_type_value == "STEP_FAILURE":
-            on_progress("failed", event.step_key or "step")
+            error = event.event_specific_data.error
+            stopped = error is not None and error.cls_name == _INTERRUPTED
+            on_progress("interrupted" if stopped else "failed", event.step_key or "step")
 
     return listener
 
 
-def _outcomes(root: Path, run_id: str) -> list[AssetOutcome]:
-    # This run's results are read from its own run_results.json, never a stale shared one.
+def _row_counts(result: Any) -> dict[str, int]:
+    """Row counts the warehouse gave (``table_metadata``), by dbt unique id."""
+    counts: dict[str, int] = {}
+    for event in result.get_asset_materialization_events():
+        metadata = event.step_materialization_data.materialization.metadata
+        rows, unique_id = metadata.get("dagster/row_count"), metadata.get("unique_id")
+        if rows is not None and unique_id is not None:
+            counts[str(getattr(unique_id, "value", unique_id))] = int(rows.value)
+    return counts
+
+
+def _outcomes(root: Path, run_id: str, counted: dict[str, int]) -> list[AssetOutcome]:
+    # This run's results are read from its own run_results.json, never a stale shared one;
+    # rows are the warehouse's count when table_metadata asked for it, else what dbt reports.
     outcomes: list[AssetOutcome] = []
     for run_dir in _run_dirs(root, run_id):
         results = _json(run_dir / "run_results.json")
@@ -332,7 +475,7 @@ def _outcomes(root: Path, run_id: str) -> list[AssetOutcome]:
             if unique_id.startswith("test."):
                 continue
             response = result.get("adapter_response") or {}
-            rows = response.get("rows_affected")
+            rows = counted.get(unique_id, response.get("rows_affected"))
             outcomes.append(
                 AssetOutcome(
                     name=unique_id.split(".")[-1],

@@ -1,0 +1,215 @@
+"""``floe run`` under a Ctrl-C and a held DuckDB lock, and sharing dbt's partial parse.
+
+Each runs the real CLI on a copy of the demo project: a real SIGINT to a real run's process
+group (what a terminal sends), a real second process holding the DuckDB file, a real plain
+``dbt build`` beside ``floe run``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from floe_scaffold._warm_dbt import real_dbt, start_warm_dbt
+from floe_scaffold.components._dbt_defaults import without_defaults
+from floe_scaffold.errors import EXIT_INTERRUPTED
+from tests.project.conftest import BIN, quiet_env, run_in
+
+pytestmark = pytest.mark.slow
+
+_HOLD_LOCK = """\
+import sys
+
+import duckdb
+
+connection = duckdb.connect(sys.argv[1])
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+def _copy(project: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / project.name
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns(".dagster_home", "*.duckdb"))
+    return copy
+
+
+def _processes_in(directory: Path) -> list[str]:
+    """The command lines of live processes whose working directory is ``directory``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "cwd").readlink() != directory:
+                continue
+            status = (entry / "status").read_text(encoding="utf-8")
+            if "\nState:\tZ" in status:  # a zombie has stopped; only its entry is left
+                continue
+            found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
+def test_ctrl_c_stops_dbt_and_dagster_then_says_interrupted(
+    demo_project: Path, tmp_path: Path
+) -> None:
+    project = _copy(demo_project, tmp_path)
+    with subprocess.Popen(
+        [str(BIN / "floe"), "run"],
+        cwd=project,
+        env=quiet_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    ) as process:
+        assert process.stdout is not None
+        seen = []
+        for line in process.stdout:  # dbt is running its first nodes
+            seen.append(line)
+            if "START" in line:
+                os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
+                break
+        rest = process.stdout.read()
+        code = process.wait(timeout=120)
+    output = "".join(seen) + rest
+    assert code == EXIT_INTERRUPTED, output
+    assert "interrupted" in output.strip().splitlines()[-1], output
+    assert "DagsterExecutionInterruptedError" not in output
+    assert "Traceback" not in output and "Exception ignored" not in output, output
+    assert _processes_in(project / "dbt") == [], "dbt stopped before floe exited"
+
+
+def test_a_database_locked_by_another_process_is_named_in_one_line(
+    demo_project: Path, tmp_path: Path
+) -> None:
+    project = _copy(demo_project, tmp_path)
+    database = project / "dbt" / "warehouse.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(database)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        done = run_in(project, str(BIN / "floe"), "run")
+    finally:
+        holder.communicate("", timeout=60)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, done.stderr
+    assert f"{database} is locked by another process (PID {holder.pid}" in errors[0]
+    assert max(len(line) for line in output.splitlines()) < 400, "no escaped one-line dump"
+    assert "Traceback" not in output
+
+
+def test_floe_run_and_a_plain_dbt_build_share_dbts_partial_parse(
+    demo_project: Path, tmp_path: Path
+) -> None:
+    project = _copy(demo_project, tmp_path)
+    started = time.time()
+    plain = run_in(
+        project / "dbt",
+        str(BIN / "dbt"),
+        "build",
+        "--profiles-dir",
+        "../.floe/profiles",
+        env={"DBT_USE_COLORS": "false"},
+    )
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    assert "Unable to do partial parsing" not in plain.stdout, "floe's parse was reused"
+    done = run_in(project, str(BIN / "floe"), "run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    logs = [
+        path
+        for path in (project / "dbt" / "target").glob("dbt_build-*/dbt.log")
+        if path.stat().st_mtime >= started
+    ]
+    assert logs, "floe run wrote its dbt log"
+    for log in logs:
+        assert "UnableToPartialParse" not in log.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("profile", "target", "expected"),
+    [
+        ("floe", "dev", (None, None)),  # both the defaults: no flag
+        (None, "dev", (None, None)),
+        ("floe", "prod", (None, "prod")),  # another target: kept
+        ("other", "dev", ("other", "dev")),  # another profile: its default target is unknown
+        (None, None, (None, None)),
+    ],
+)
+def test_profile_and_target_are_passed_only_when_not_the_defaults(
+    tmp_path: Path,
+    profile: str | None,
+    target: str | None,
+    expected: tuple[str | None, str | None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("DBT_TARGET", raising=False)
+    monkeypatch.delenv("DBT_PROFILE", raising=False)
+    (tmp_path / "dbt_project.yml").write_text("name: p\nprofile: floe\n", encoding="utf-8")
+    (tmp_path / "profiles.yml").write_text(
+        "floe:\n  target: dev\n  outputs: {dev: {type: duckdb}, prod: {type: duckdb}}\n",
+        encoding="utf-8",
+    )
+    assert without_defaults(tmp_path, tmp_path, profile, target) == expected
+
+
+def test_flags_are_kept_when_the_environment_chooses_or_a_file_is_unreadable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DBT_PROFILE", raising=False)
+    monkeypatch.delenv("DBT_TARGET", raising=False)
+    assert without_defaults(tmp_path, tmp_path, "floe", "dev") == ("floe", "dev")  # no files
+    (tmp_path / "dbt_project.yml").write_text("profile: floe\n", encoding="utf-8")
+    (tmp_path / "profiles.yml").write_text(
+        "floe:\n  target: \"{{ env_var('T') }}\"\n", encoding="utf-8"
+    )
+    assert without_defaults(tmp_path, tmp_path, "floe", "dev") == (None, "dev")
+    monkeypatch.setenv("DBT_TARGET", "prod")  # dbt reads it as --target: a flag must win
+    assert without_defaults(tmp_path, tmp_path, "floe", "dev") == ("floe", "dev")
+
+
+def test_a_warm_dbt_serves_one_command_then_the_real_dbt_runs() -> None:
+    warm = start_warm_dbt(real_dbt())
+    assert warm is not None
+    try:
+        client = str(warm.client)
+        served = subprocess.run(
+            [client, "--help"], capture_output=True, text=True, check=False, timeout=300
+        )
+        assert served.returncode == 0, served.stderr
+        assert "Usage: dbt" in served.stdout, "dbt's own output, through the same pipe"
+        assert warm.process.wait(timeout=60) == 0, "the warm process served it and left"
+        wrong = subprocess.run(
+            [client, "no-such-command"], capture_output=True, text=True, check=False, timeout=300
+        )
+        real = subprocess.run(
+            [real_dbt(), "no-such-command"], capture_output=True, text=True, check=False
+        )
+        assert wrong.returncode == real.returncode == 2, "the real dbt, with its exit code"
+    finally:
+        warm.close()
+    assert not warm.folder.exists()
+
+
+def test_an_unused_warm_dbt_is_stopped_and_removed() -> None:
+    warm = start_warm_dbt(real_dbt())
+    assert warm is not None
+    warm.close()
+    assert warm.process.returncode is not None
+    assert not warm.folder.exists()
