@@ -20,6 +20,7 @@ EXPECTED_FILES = {
     ".copier-answers.yml",
     ".floe/compiled_artifacts.json",
     ".floe/profiles/profiles.yml",
+    ".github/workflows/ci.yml",
     ".gitignore",
     "README.md",
     "pyproject.toml",

@@ -1,69 +1,214 @@
 """Row counts and column types from the warehouse in asset metadata (``table_metadata``).
 
-Real `floe run` on DuckDB; what was recorded is read back through the Dagster instance API.
+Real `floe run` on DuckDB (the demo) and on a real PostgreSQL server; what was recorded is read
+back through the Dagster instance API. The batched queries are also run against a real DuckDB
+with more relations than one query takes.
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 import pytest
 import yaml
 
-from tests.project.conftest import BIN, quiet_env
+from floe_scaffold.components._table_metadata import (
+    TableMetadataSettings,
+    TableMetadataSource,
+    _ask,
+    _Relation,
+    _release,
+    load_adapter,
+)
+from floe_scaffold.project import init_project
+from tests.helpers import contract_for, write_json
+from tests.postgres import PostgresInfo
+from tests.profiles.conftest import postgres_server
+from tests.project.conftest import BIN, DEMO_ASSETS, quiet_env
 
 pytestmark = pytest.mark.slow
+__all__ = ["postgres_server"]  # the session fixture, shared with tests/profiles
+
+#: The demo's views (staging); every other asset is a table or a seed.
+VIEWS = {"stg_customers", "stg_orders", "stg_payments"}
 
 
-def _run_with(demo: Path, tmp_path: Path, table_metadata: dict[str, bool]) -> dict[str, Any]:
-    project = tmp_path / demo.name
-    shutil.copytree(demo, project, ignore=shutil.ignore_patterns(".dagster_home", "*.duckdb"))
-    defs_yaml = project / "src" / demo.name / "defs" / "dbt_project" / "defs.yaml"
-    loaded = yaml.safe_load(defs_yaml.read_text(encoding="utf-8"))
-    loaded["attributes"]["table_metadata"] = table_metadata
-    defs_yaml.write_text(yaml.safe_dump(loaded, sort_keys=False), encoding="utf-8")
-    env = quiet_env(PYTHONPATH=str(project / "src"))
-    env.pop("DAGSTER_HOME", None)
+def _floe_run(project: Path, env: dict[str, str] | None = None) -> str:
+    run_env = quiet_env(PYTHONPATH=str(project / "src"), **(env or {}))
+    run_env.pop("DAGSTER_HOME", None)
     done = subprocess.run(
         [str(BIN / "floe"), "run"],
         cwd=project,
-        env=env,
+        env=run_env,
         capture_output=True,
         text=True,
         check=False,
         timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def _copy(demo: Path, tmp_path: Path, table_metadata: dict[str, bool] | None) -> Path:
+    project = tmp_path / demo.name
+    shutil.copytree(demo, project, ignore=shutil.ignore_patterns(".dagster_home", "*.duckdb"))
+    if table_metadata is not None:
+        defs_yaml = project / "src" / demo.name / "defs" / "dbt_project" / "defs.yaml"
+        loaded = yaml.safe_load(defs_yaml.read_text(encoding="utf-8"))
+        loaded["attributes"]["table_metadata"] = table_metadata
+        defs_yaml.write_text(yaml.safe_dump(loaded, sort_keys=False), encoding="utf-8")
+    return project
+
+
+def _recorded(project: Path, assets: set[str] | frozenset[str]) -> dict[str, dict[str, Any]]:
     with dg.DagsterInstance.from_config(str(project / ".dagster_home")) as instance:
         metadata = {}
-        for asset in ("customers", "orders", "raw_orders", "stg_orders"):
+        for asset in assets:
             event = instance.get_latest_materialization_event(dg.AssetKey(asset))
-            assert event is not None and event.asset_materialization is not None
+            assert event is not None and event.asset_materialization is not None, asset
             metadata[asset] = dict(event.asset_materialization.metadata)
     return metadata
 
 
-def test_row_counts_and_column_types_come_from_the_warehouse(
+def _types(metadata: dict[str, Any]) -> dict[str, str]:
+    schema = metadata.get("dagster/column_schema")
+    return {} if schema is None else {c.name: c.type for c in schema.value.columns}
+
+
+def _table_rows(stdout: str) -> dict[str, str]:
+    """asset → the rows cell of floe run's summary table."""
+    rows = {}
+    for line in stdout.splitlines():
+        cells = [cell.strip() for cell in line.split("│")[1:-1]]
+        if len(cells) == 4 and cells[0] in DEMO_ASSETS:
+            rows[cells[0]] = cells[3]
+    return rows
+
+
+def test_on_by_default_every_asset_has_column_types_and_a_row_count(
     demo_project: Path, tmp_path: Path
 ) -> None:
-    metadata = _run_with(demo_project, tmp_path, {"row_counts": True, "column_types": True})
+    defs_yaml = (demo_project / "src" / demo_project.name / "defs/dbt_project/defs.yaml").read_text(
+        encoding="utf-8"
+    )
+    assert "table_metadata" not in defs_yaml, "the default, not a setting, turns it on"
+    project = _copy(demo_project, tmp_path, None)
+    stdout = _floe_run(project)
+    metadata = _recorded(project, DEMO_ASSETS)
+    for asset in DEMO_ASSETS:
+        assert metadata[asset]["dagster/row_count"].value > 0, asset
+        types = _types(metadata[asset])
+        assert types and all(t and t != "?" for t in types.values()), (asset, types)
     assert metadata["customers"]["dagster/row_count"].value == 5
     assert metadata["raw_orders"]["dagster/row_count"].value == 6
-    assert "dagster/row_count" not in metadata["stg_orders"], "a view is not counted"
-    columns = {
-        column.name: column.type
-        for column in metadata["customers"]["dagster/column_schema"].value.columns
-    }
-    assert columns["customer_id"].lower() in {"integer", "bigint", "int"}
-    assert columns["lifetime_value"].lower().startswith(("double", "decimal", "numeric"))
+    assert metadata["stg_payments"]["dagster/row_count"].value == 7, "views are counted"
+    types = _types(metadata["customers"])
+    assert list(types)[:2] == ["customer_id", "first_name"], "in the table's column order"
+    assert types["customer_id"] == "INTEGER"
+    assert types["lifetime_value"] in {"DOUBLE", "DECIMAL(18,3)"}
+    table = _table_rows(stdout)
+    assert set(table) == DEMO_ASSETS
+    assert table["customers"] == "5", "the summary table shows the warehouse's count"
+    assert table["stg_orders"] == "6", "views too"
 
 
-def test_off_by_default_nothing_is_asked_of_the_warehouse(
-    demo_project: Path, tmp_path: Path
+def test_switched_in_defs_yaml(demo_project: Path, tmp_path: Path) -> None:
+    project = _copy(demo_project, tmp_path, {"column_types": False, "count_views": False})
+    stdout = _floe_run(project)
+    metadata = _recorded(project, DEMO_ASSETS)
+    for asset in DEMO_ASSETS:
+        assert set(_types(metadata[asset]).values()) <= {"?"}, "no type from the warehouse"
+        counted = "dagster/row_count" in metadata[asset]
+        assert counted == (asset not in VIEWS), asset
+    assert _table_rows(stdout)["stg_orders"] == "", "a view not counted has no rows"
+
+
+def test_postgres_gives_row_counts_and_column_types(
+    postgres_server: PostgresInfo, tmp_path: Path
 ) -> None:
-    metadata = _run_with(demo_project, tmp_path, {})
-    assert "dagster/row_count" not in metadata["customers"]
+    server = postgres_server
+    properties = {
+        "host": server.host,
+        "port": server.port,
+        "database": server.database,
+        "schema": "table_metadata",
+    }
+    project = tmp_path / "shop"
+    init_project(
+        project, artifacts=write_json(tmp_path, contract_for("postgres", properties=properties))
+    )
+    env = {"FLOE_POSTGRES_USER": server.user, "FLOE_POSTGRES_PASSWORD": server.password}
+    stdout = _floe_run(project, env)
+    metadata = _recorded(project, DEMO_ASSETS)
+    for asset in DEMO_ASSETS:
+        assert metadata[asset]["dagster/row_count"].value > 0, asset
+        assert _types(metadata[asset]), asset
+    types = _types(metadata["customers"])
+    assert types["customer_id"] == "integer"
+    assert types["first_name"] in {"text", "character varying"}
+    assert metadata["orders"]["dagster/row_count"].value == 6
+    assert _table_rows(stdout)["orders"] == "6"
+
+
+def test_many_relations_are_asked_in_batches(tmp_path: Path) -> None:
+    """450 tables and views: columns and counts in chunked queries, matched back by name, once
+    the process that still locks the file has exited; then the file is free for the next dbt."""
+    project = tmp_path / "dbt"
+    project.mkdir()
+    (project / "dbt_project.yml").write_text(
+        yaml.safe_dump({"name": "many", "version": "1.0.0", "profile": "many"}), encoding="utf-8"
+    )
+    profiles = {"many": {"target": "dev", "outputs": {"dev": {"type": "duckdb", "path": "w.db"}}}}
+    (project / "profiles.yml").write_text(yaml.safe_dump(profiles), encoding="utf-8")
+    relations = []
+    with duckdb.connect(str(project / "w.db")) as connection:
+        for index in range(450):
+            name = f"T_{index}" if index % 3 else f"it's_{index}"  # odd names are quoted
+            kind = "view" if index % 5 == 0 else "table"
+            connection.execute(
+                f'create {kind} "{name}" as select range as id, range * 1.5 as amount '  # noqa: S608
+                f"from range({index % 7})"
+            )
+            relations.append(
+                _Relation(
+                    f"model.many.{index}", f'"w"."main"."{name}"', "w", "main", name, kind == "view"
+                )
+            )
+    adapter = load_adapter(TableMetadataSource(project, project, None, None))
+    # Another process (dbt, exiting) still holds the file for a second: the queries wait for it.
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time\n"
+            f"connection = duckdb.connect({str(project / 'w.db')!r})\n"
+            "print('held', flush=True)\n"
+            "time.sleep(1)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    found = _ask(adapter, relations, TableMetadataSettings(count_views=False))
+    assert holder.wait(timeout=30) == 0
+    holder.stdout.close()
+    _release(adapter)
+    with duckdb.connect(str(project / "w.db")) as again:  # read-write: dbt's next run can open it
+        again.execute("create table after_release as select 1 as one")
+    for index, relation in enumerate(relations):
+        got = found[relation.unique_id]
+        schema = got["dagster/column_schema"].value
+        assert [(c.name, c.type) for c in schema.columns] == [
+            ("id", "BIGINT"),
+            ("amount", "DECIMAL(21,1)"),
+        ], relation
+        if relation.view:
+            assert "dagster/row_count" not in got
+        else:
+            assert got["dagster/row_count"].value == index % 7

@@ -36,9 +36,12 @@ def test_the_template_pins_the_release_it_ships_in() -> None:
     text = (ROOT / "template" / "pyproject.toml.jinja").read_text(encoding="utf-8")
     assert re.findall(r'"floe-scaffold==([^"]+)"', text) == [__version__]
     readme = (ROOT / "template" / "README.md.jinja").read_text(encoding="utf-8")
-    named = re.findall(r"floe[-_]scaffold[ -](\d+\.\d+\.\d+)|--branch v(\d+\.\d+\.\d+)", readme)
-    assert named, "the generated README names the release to install"
-    assert {version for pair in named for version in pair if version} == {__version__}
+    workflow = (ROOT / "template" / ".github" / "workflows" / "ci.yml.jinja").read_text("utf-8")
+    release = r"floe[-_]scaffold[ -](\d+\.\d+\.\d+)|(?:--branch |@|tag `)v(\d+\.\d+\.\d+)"
+    for text in (readme, workflow):
+        named = re.findall(release, text)
+        assert named, "the generated README and CI name the release to install"
+        assert {version for pair in named for version in pair if version} == {__version__}
 
 
 def _release_checkout(tmp_path: Path) -> Path:
@@ -189,11 +192,15 @@ def test_the_generated_readmes_setup_installs_the_project_in_a_fresh_virtualenv(
     project = tmp_path / "shop"
     init_project(project, git=False)
     block = _setup_block((project / "README.md").read_text(encoding="utf-8"))
-    assert "/path/to/floe-scaffold" in block and 'pip install -e ".[dev]"' in block
-    # The one word a user replaces: where their floe-scaffold wheel is. Everything else runs as
-    # written, in a shell with a plain Python first on PATH (no virtualenv of ours active), and
-    # pip resolving every dependency from the package index (its cache makes that quick).
-    script = block.replace("/path/to/floe-scaffold", str(wheel))
+    requirement = f'"floe-scaffold @ {TEMPLATE_URL.removesuffix(".git")}@v{__version__}"'
+    requirement = requirement.replace("@ https://", "@ git+https://")
+    assert requirement in block and 'pip install -e ".[dev]"' in block
+    # The one word replaced: the release from its repository (unreachable here) becomes the
+    # same release as a wheel, as the README allows. Everything else (the commands CI runs,
+    # tests/project/test_ci.py) runs as written, in a shell with a plain Python first on PATH
+    # (no virtualenv of ours active), and pip resolving every dependency from the package index
+    # (its cache makes that quick).
+    script = block.replace(requirement, str(wheel))
     plain = tmp_path / "plain-python"
     plain.mkdir()
     (plain / "python").symlink_to(getattr(sys, "_base_executable", sys.executable))
@@ -215,6 +222,7 @@ def test_the_generated_readmes_setup_installs_the_project_in_a_fresh_virtualenv(
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert re.search(r"\b3 passed\b", done.stdout), done.stdout[-2000:]
+    assert "All definitions loaded successfully" in done.stdout + done.stderr, "dg check defs"
     venv_python = project / ".venv" / "bin" / "python"
     shown = subprocess.run(
         [str(venv_python), "-m", "pip", "show", "floe-scaffold"],

@@ -1,0 +1,335 @@
+"""Row counts and column types from the warehouse, in each built asset's materialization metadata.
+
+dagster-dbt's ``fetch_row_counts()`` / ``fetch_column_metadata()`` load the dbt adapter with its
+macros before dbt starts, then ask the warehouse one or two queries per model. This module asks
+the same facts at a fraction of the cost, so they can be on by default:
+
+* the adapter is loaded without macros (plain SQL needs none), in a background thread while dbt
+  runs, so its import and configuration overlap dbt's own work;
+* once dbt has finished (DuckDB allows no second connection while dbt holds its file, and one
+  round of queries is cheaper than one per model anywhere), it runs one query for the columns of
+  every relation built (``information_schema.columns``) and one ``UNION ALL`` of ``count(*)``
+  for the relations (views too unless ``count_views: false``: counting a view runs its query);
+* the events are then yielded in dbt's order with ``dagster/column_schema`` and
+  ``dagster/row_count`` added. (dagster-dbt holds DuckDB's events until dbt exits too.)
+
+Anything the warehouse cannot answer (no ``information_schema``, a relation it does not find,
+an in-memory DuckDB that is gone with dbt's process) leaves that metadata out, with a warning in
+the run's log; the run itself never fails for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+__all__ = ["TableMetadataSettings", "TableMetadataSource", "with_table_metadata"]
+
+_LOG = logging.getLogger(__name__)
+#: Dagster's metadata keys, which the UI shows as the Columns table and the row count.
+ROW_COUNT = "dagster/row_count"
+COLUMN_SCHEMA = "dagster/column_schema"
+#: How long to wait for a database file that dbt's exiting process still locks.
+_LOCK_WAIT_SECONDS = 5.0
+#: Relations counted per query: one ``UNION ALL`` of at most this many ``count(*)``.
+_COUNTS_PER_QUERY = 200
+#: Relations whose columns are asked per query (``in`` lists of at most this many names).
+_NAMES_PER_QUERY = 500
+
+
+class TableMetadataSettings(dg.Model):
+    """What the warehouse is asked about each relation dbt built (both on by default)."""
+
+    row_counts: bool = Field(
+        default=True,
+        description="Row count of each relation built (`dagster/row_count`).",
+    )
+    count_views: bool = Field(
+        default=True,
+        description="Count the rows of views too (runs the view's query; turn off where that "
+        "is costly).",
+    )
+    column_types: bool = Field(
+        default=True,
+        description="Column names and types as the warehouse has them (`dagster/column_schema`).",
+    )
+
+    @property
+    def enabled(self) -> bool:
+        """Whether anything is asked of the warehouse."""
+        return self.row_counts or self.column_types
+
+
+@dataclass(frozen=True)
+class TableMetadataSource:
+    """Where dbt's adapter finds the warehouse: the dbt project and the profile it runs with."""
+
+    project_dir: Path
+    profiles_dir: Path
+    profile: str | None
+    target: str | None
+
+
+@dataclass(frozen=True)
+class _Relation:
+    """One relation dbt built: how to name it in SQL and how ``information_schema`` lists it."""
+
+    unique_id: str
+    relation_name: str
+    database: str
+    schema: str
+    identifier: str
+    view: bool
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.schema.lower(), self.identifier.lower())
+
+
+def with_table_metadata(
+    events: Iterator[Any],
+    *,
+    settings: TableMetadataSettings,
+    source: TableMetadataSource,
+    manifest: Mapping[str, Any],
+) -> Iterator[Any]:
+    """``events`` with row counts and column types added to the materializations of this run."""
+    if not settings.enabled:
+        yield from events
+        return
+    loader = _AdapterLoader(source)
+    loader.start()
+    held: list[Any] = []
+    failure: BaseException | None = None
+    try:
+        held.extend(events)  # dbt has finished once the stream is exhausted
+    except Exception as error:  # noqa: BLE001 - re-raised below, after what dbt did build
+        failure = error
+    relations = _relations(held, manifest)
+    metadata: dict[str, dict[str, Any]] = {}
+    if relations:
+        adapter = loader.result()
+        if adapter is not None:
+            try:
+                metadata = _ask(adapter, relations, settings)
+            except Exception as error:  # noqa: BLE001 - the run goes on without the metadata
+                _LOG.warning("floe: no table metadata: the warehouse connection failed: %s", error)
+            finally:
+                _release(adapter)
+    for event in held:
+        extra = metadata.get(_unique_id(event) or "")
+        yield event.with_metadata({**event.metadata, **extra}) if extra else event
+    if failure is not None:
+        raise failure
+
+
+def _release(adapter: Any) -> None:
+    """Close the adapter's connections, so that the next dbt in this process can open the database.
+
+    dbt-duckdb keeps its database open for the process (a class-level environment), even after
+    ``cleanup_connections``; DuckDB would then refuse the next dbt process the file.
+    """
+    try:
+        adapter.cleanup_connections()
+        manager = type(adapter.connections)
+        environment = getattr(manager, "_ENV", None)
+        if environment is not None:
+            environment.close()
+            manager.close_all_connections()
+    except Exception as error:  # noqa: BLE001 - closing is best effort; say why it failed
+        _LOG.warning("floe: closing the table metadata connection failed: %s", error)
+
+
+def _unique_id(event: Any) -> str | None:
+    if not isinstance(event, (dg.Output, dg.AssetMaterialization)):
+        return None
+    value = (event.metadata or {}).get("unique_id")
+    text = getattr(value, "text", value)
+    return text if isinstance(text, str) else None
+
+
+def _relations(events: Iterable[Any], manifest: Mapping[str, Any]) -> list[_Relation]:
+    nodes = manifest.get("nodes", {})
+    relations = []
+    for event in events:
+        node = nodes.get(_unique_id(event) or "")
+        if not node or not node.get("relation_name"):
+            continue
+        materialized = str((node.get("config") or {}).get("materialized") or "")
+        relations.append(
+            _Relation(
+                unique_id=str(node["unique_id"]),
+                relation_name=str(node["relation_name"]),
+                database=str(node.get("database") or ""),
+                schema=str(node.get("schema") or ""),
+                identifier=str(node.get("alias") or node.get("name")),
+                view=materialized == "view",
+            )
+        )
+    return relations
+
+
+def _ask(
+    adapter: Any,
+    relations: Sequence[_Relation],
+    settings: TableMetadataSettings,
+) -> dict[str, dict[str, Any]]:
+    """The metadata of each relation, by unique id: one query for columns, one for counts."""
+    found: dict[str, dict[str, Any]] = {relation.unique_id: {} for relation in relations}
+    with adapter.connection_named("floe_table_metadata"):
+        _wait_for_the_database(adapter)
+        if settings.column_types:
+            columns = _columns(adapter, relations)
+            for relation in relations:
+                listed = columns.get(relation.key)
+                if listed:
+                    schema = dg.TableSchema(
+                        columns=[dg.TableColumn(name, type_) for name, type_ in listed]
+                    )
+                    found[relation.unique_id][COLUMN_SCHEMA] = dg.MetadataValue.table_schema(schema)
+        if settings.row_counts:
+            counted = [r for r in relations if settings.count_views or not r.view]
+            counts = _counts(adapter, counted)
+            for unique_id, count in counts.items():
+                found[unique_id][ROW_COUNT] = dg.MetadataValue.int(count)
+    return found
+
+
+def _wait_for_the_database(adapter: Any) -> None:
+    """Open the connection, waiting a few seconds while dbt's process still holds a lock.
+
+    A DuckDB file stays locked until the dbt process that wrote it has exited, which may be a
+    moment after its output ended.
+    """
+    deadline = time.monotonic() + _LOCK_WAIT_SECONDS
+    while True:
+        try:
+            adapter.execute("select 1", fetch=True)
+        except Exception as error:  # noqa: PERF203 - a retry loop: the error is the signal
+            if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+        else:
+            return
+
+
+def _columns(
+    adapter: Any, relations: Sequence[_Relation]
+) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """(name, type) of the columns of each relation, in order, from ``information_schema``."""
+    names = sorted({relation.identifier.lower() for relation in relations})
+    schemas = sorted({relation.schema.lower() for relation in relations})
+    wanted = {relation.key for relation in relations}
+    listed: dict[tuple[str, str], list[tuple[int, str, str]]] = {}
+    for start in range(0, len(names), _NAMES_PER_QUERY):
+        chunk = names[start : start + _NAMES_PER_QUERY]
+        sql = (
+            "select table_schema, table_name, column_name, data_type, ordinal_position "  # noqa: S608 - names from dbt's manifest, as quoted literals
+            "from information_schema.columns "
+            f"where lower(table_schema) in ({_literals(schemas)}) "
+            f"and lower(table_name) in ({_literals(chunk)})"
+        )
+        rows = _fetch(adapter, sql, "column types")
+        for schema, table, column, data_type, position in rows:
+            key = (str(schema).lower(), str(table).lower())
+            if key in wanted:
+                listed.setdefault(key, []).append((int(position), str(column), str(data_type)))
+    return {
+        key: [(name, type_) for _, name, type_ in sorted(columns)]
+        for key, columns in listed.items()
+    }
+
+
+def _counts(adapter: Any, relations: Sequence[_Relation]) -> dict[str, int]:
+    """The row count of each relation, by unique id, in one ``UNION ALL`` per 200 relations."""
+    counts: dict[str, int] = {}
+    for start in range(0, len(relations), _COUNTS_PER_QUERY):
+        chunk = relations[start : start + _COUNTS_PER_QUERY]
+        sql = " union all ".join(
+            f"select {index} as floe_index, count(*) as floe_rows from {relation.relation_name}"  # noqa: S608 - dbt's own quoted relation name
+            for index, relation in enumerate(chunk)
+        )
+        for index, rows in _fetch(adapter, sql, "row counts"):
+            counts[chunk[int(index)].unique_id] = int(rows)
+    return counts
+
+
+def _literals(values: Iterable[str]) -> str:
+    """SQL string literals of ``values`` (names from dbt's manifest), quotes doubled."""
+    return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
+
+
+def _fetch(adapter: Any, sql: str, what: str) -> list[tuple[Any, ...]]:
+    try:
+        _, table = adapter.execute(sql, fetch=True)
+    except Exception as error:  # noqa: BLE001 - any adapter's error only drops the metadata
+        _LOG.warning("floe: the warehouse did not answer the %s query (%s); left out", what, error)
+        return []
+    return [tuple(row) for row in table.rows]
+
+
+class _AdapterLoader:
+    """The dbt adapter of the project's profile, loaded in a thread while dbt runs."""
+
+    def __init__(self, source: TableMetadataSource) -> None:
+        self._source = source
+        self._adapter: Any = None
+        self._thread = threading.Thread(target=self._load, name="floe-adapter", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def result(self) -> Any:
+        self._thread.join()
+        return self._adapter
+
+    def _load(self) -> None:
+        try:
+            self._adapter = load_adapter(self._source)
+        except Exception as error:  # noqa: BLE001 - any failure only drops the metadata
+            _LOG.warning("floe: cannot load the dbt adapter for table metadata: %s", error)
+
+
+def load_adapter(source: TableMetadataSource) -> Any:
+    """The dbt adapter for ``source``'s profile, registered without macros (plain SQL only).
+
+    A DuckDB file is opened read-only, its relative path resolved from the dbt project (as dbt
+    resolves it); an in-memory DuckDB gives None (its tables went with dbt's process).
+    """
+    import os
+    from argparse import Namespace
+
+    from dbt.adapters.factory import get_adapter, register_adapter, reset_adapters
+    from dbt.config.runtime import RuntimeConfig, load_profile, load_project
+    from dbt.flags import get_flags, set_from_args
+    from dbt.mp_context import get_mp_context
+    from dbt_common.context import set_invocation_context
+    from dbt_common.events.event_manager_client import cleanup_event_logger
+
+    set_invocation_context(os.environ.copy())
+    project_dir = str(source.project_dir)
+    set_from_args(Namespace(profiles_dir=str(source.profiles_dir)), None)
+    profile = load_profile(project_dir, {}, source.profile, source.target)
+    project = load_project(project_dir, False, profile, {})
+    config = RuntimeConfig.from_parts(project, profile, get_flags())  # type: ignore[no-untyped-call]
+    credentials: Any = config.credentials
+    if type(credentials).__name__ == "DuckDBCredentials":
+        path = str(getattr(credentials, "path", "") or ":memory:")
+        if path == ":memory:" or path.startswith(("md:", "motherduck:")):
+            return None
+        options = dict(getattr(credentials, "config_options", None) or {})
+        options["access_mode"] = "READ_ONLY"
+        credentials.config_options = options
+        credentials.path = str((source.project_dir / path).resolve())
+    cleanup_event_logger()  # dbt's "Registered adapter" line is not the run's
+    reset_adapters()  # type: ignore[no-untyped-call]
+    register_adapter(config, get_mp_context())
+    return get_adapter(config)
