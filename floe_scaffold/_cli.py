@@ -18,6 +18,7 @@ from floe_scaffold._dbt_output import DEBUG_VARIABLE, debug_requested, readable_
 from floe_scaffold.contract import CompiledArtifacts, contract_json_schema_text, load_artifacts
 from floe_scaffold.errors import (
     EXIT_CONFLICTS,
+    EXIT_INTERRUPTED,
     EXIT_INVALID_INPUT,
     EXIT_OK,
     EXIT_SYSTEM,
@@ -39,7 +40,8 @@ Exit codes:
   0  success
   1  invalid input (the contract, a property, a name or a path), or a failed run
   2  missing or unreadable file, usage error, or system error
-  3  (update) applied with conflicts: resolve the files listed, then commit"""
+  3  (update) applied with conflicts: resolve the files listed, then commit
+  130  interrupted (Ctrl-C)"""
 
 
 class RunFailedError(FloeError):
@@ -195,6 +197,12 @@ def init(dest: Path, artifacts: Path | None, name: str | None, force: bool) -> N
     result = init_project(dest, artifacts=artifacts, name=name, force=force)
     console = _out()
     placement = result.placement
+    if result.names.given is not None:
+        console.print(
+            f"project name {result.names.given!r} normalized to {result.names.distribution!r} "
+            f"(package {result.names.package!r}); pass --name to choose another",
+            markup=False,
+        )
     console.print(
         f"generated {result.names.distribution} in {result.dest} "
         f"(from {result.artifacts_source}; target {result.context.target})",
@@ -266,14 +274,26 @@ def _how_to_call(name: str) -> tuple[str, str | None]:
     help="A new CompiledArtifacts JSON [default: the project's .floe/compiled_artifacts.json].",
 )
 @click.option("--diff", is_flag=True, help="Show what would change; change nothing.")
-def update(dest: Path, artifacts: Path | None, diff: bool) -> None:
+@click.option(
+    "--recover",
+    is_flag=True,
+    help="Only roll back an update that was interrupted (killed) here; every floe command in "
+    "the project does this first anyway.",
+)
+def update(dest: Path, artifacts: Path | None, diff: bool, recover: bool) -> None:
     """Bring the project in DEST up to this floe-scaffold's template and the contract.
 
     Your own edits are kept (a three-way merge); profiles.yml and the contract copy are
     regenerated. The working tree must be committed first; nothing is committed for you.
     """
     from floe_scaffold.project import update_project
+    from floe_scaffold.project._update import recover_interrupted_update
 
+    if recover:
+        rolled_back = recover_interrupted_update(dest)
+        what = "rolled back an interrupted update" if rolled_back else "no interrupted update"
+        _out().print(f"{what} in {dest.absolute()}", markup=False)
+        return
     result = update_project(dest, artifacts=artifacts, diff=diff)
     console = _out()
     verb = "would update" if diff else "updated"
@@ -343,6 +363,7 @@ def run_command(select: str | None, project_dir: Path, log_format: str, debug: b
         os.environ[DEBUG_VARIABLE] = "1"  # for `dbt parse`, run while the definitions load
     _configure_logging(log_format)
     layout = locate_project(project_dir)
+    _recover_update(layout.root)
     console = _out()
     console.print(f"running {layout.package} ...", style="bold", markup=False)
 
@@ -406,6 +427,7 @@ def dev(project_dir: Path, host: str, port: int) -> None:
     from floe_scaffold.project import locate_project, serve_dev
 
     layout = locate_project(project_dir)
+    _recover_update(layout.root)
     console = _out()
     console.print(f"starting the Dagster UI for {layout.package} ...", markup=False)
 
@@ -416,6 +438,90 @@ def dev(project_dir: Path, host: str, port: int) -> None:
     console.print("the Dagster UI stopped", markup=False)
     if code != 0:
         raise SystemFailureError(f"dg dev exited with code {code}; its messages are above")
+
+
+def _recover_update(root: Path) -> None:
+    """Roll back a ``floe update`` that was killed in this project, before anything else."""
+    from floe_scaffold.project._update import recover_interrupted_update
+
+    if recover_interrupted_update(root):
+        _err().print(f"note: rolled back an interrupted `floe update` in {root}", markup=False)
+
+
+@cli.command("lineage", epilog=_EXIT_CODES)
+@click.option(
+    "--project-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path(),
+    help="The generated project [default: the current directory].",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the page to FILE [default: .floe/lineage/lineage.html in the project].",
+)
+@click.option("--open", "open_page", is_flag=True, help="Open the page in a browser.")
+@click.option(
+    "--send",
+    "send",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[URL]",
+    help="Replay the log to an OpenLineage endpoint instead (in order, resumable) [default: "
+    "the run's: OPENLINEAGE_URL, OPENLINEAGE_CONFIG or openlineage.yml].",
+)
+@click.option(
+    "--api-key-env",
+    metavar="NAME",
+    help="With --send: the variable holding the API key [default: OPENLINEAGE_API_KEY].",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 300),
+    default=10.0,
+    show_default=True,
+    help="With --send: seconds an event may take to arrive.",
+)
+def lineage_command(
+    project_dir: Path,
+    out: Path | None,
+    open_page: bool,
+    send: str | None,
+    api_key_env: str | None,
+    timeout: float,
+) -> None:
+    """Write the project's lineage log as one self-contained HTML page, or --send it on.
+
+    The log is .floe/lineage/events.jsonl (and its rotated files), written by runs that have
+    no OpenLineage endpoint. With --send, exit 2 if an event did not arrive (run it again to
+    send the rest), 1 if the endpoint refused some.
+    """
+    from floe_scaffold.lineage._command import replay, write_lineage_page
+
+    console = _out()
+    if send is not None:
+        replay(
+            project_dir,
+            send,
+            api_key_env=api_key_env,
+            timeout=timeout,
+            report=lambda line: console.print(line, markup=False),
+        )
+        return
+    result = write_lineage_page(project_dir, out)
+    console.print(str(result.out), markup=False)
+    skipped = f", {result.skipped} unreadable line(s) skipped" if result.skipped else ""
+    console.print(
+        f"{result.nodes} nodes, {result.edges} edges, {result.runs} run(s) from {result.events} "
+        f"events{skipped}; {result.size / 1024:.0f} KiB",
+        style="dim",
+        markup=False,
+    )
+    if open_page:
+        import webbrowser
+
+        webbrowser.open(result.out.resolve().as_uri())
 
 
 def _configure_logging(log_format: str) -> None:
@@ -449,20 +555,38 @@ def _environments(artifacts: CompiledArtifacts, envs: Sequence[str]) -> list[Env
 
 
 def _summary(artifacts: CompiledArtifacts) -> str:
-    observability = artifacts.observability
+    """One line: target, transforms, and per signal on/off and where it goes.
 
-    def switch(on: bool, endpoint: str | None) -> str:
+    Traces and metrics resolve as a run in this shell would (the contract, then OTEL_*; a
+    component's defs.yaml override is not seen here): an endpoint, or "nowhere".
+    """
+    from floe_scaffold.tracing import resolve_metrics, resolve_tracing
+
+    observability = artifacts.observability
+    traces = resolve_tracing(
+        service_name="floe",
+        contract_enabled=observability.traces,
+        contract_endpoint=observability.otlp_endpoint,
+    )
+    metrics = resolve_metrics(
+        service_name="floe",
+        contract_enabled=observability.metrics,
+        contract_endpoint=observability.otlp_endpoint,
+    )
+
+    def switch(on: bool, endpoint: str | None, local: str = "nowhere") -> str:
         if not on:
             return "off"
-        return f"on ({endpoint})" if endpoint else "on (no endpoint)"
+        return f"on ({endpoint or local})"
 
+    lineage_on = observability.lineage and artifacts.governance.emit_lineage
     transforms = ", ".join(transform.path for transform in artifacts.transforms) or "none"
     return (
         f"target {artifacts.compute.target}; "
         f"{len(artifacts.transforms)} transform(s): {transforms}; "
-        f"traces {switch(observability.traces, observability.otlp_endpoint)}, "
-        f"lineage {switch(observability.lineage, observability.lineage_endpoint)}, "
-        f"metrics {'on' if observability.metrics else 'off'}"
+        f"traces {switch(traces.enabled, traces.endpoint)}, "
+        f"lineage {switch(lineage_on, observability.lineage_endpoint, '.floe/lineage/')}, "
+        f"metrics {switch(metrics.enabled, metrics.endpoint)}"
     )
 
 
@@ -490,9 +614,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.Abort:
         _err().print("aborted", markup=False)
         return EXIT_SYSTEM
+    except KeyboardInterrupt:  # Ctrl-C outside a run's own handling (imports, loading)
+        _err().print("interrupted", markup=False)
+        return EXIT_INTERRUPTED
+    except OSError as error:  # a system error no command worded: still path and reason
+        _err().print(f"error: {_printable(_os_error_text(error))}", style="bold red", markup=False)
+        return EXIT_SYSTEM
+    except (MemoryError, RecursionError) as error:
+        _err().print(
+            f"error: out of resources ({type(error).__name__}); the input is too large",
+            style="bold red",
+            markup=False,
+        )
+        return EXIT_SYSTEM
     return EXIT_OK
 
 
+def _os_error_text(error: OSError) -> str:
+    """``path: reason`` of an OS error (``No space left on device``, ``File name too long``)."""
+    reason = error.strerror or str(error) or type(error).__name__
+    names = [name for name in (error.filename, error.filename2) if name is not None]
+    where = " -> ".join(os.fsdecode(name) for name in names)
+    return f"{where}: {reason}" if where else reason
+
+
 def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point (exits without the interpreter's teardown: see _exit.py)."""
+    from floe_scaffold._exit import exit_now
+
+    exit_now(main())

@@ -12,6 +12,8 @@ code meaning
      permissions, a tool that failed)
 3    ``floe update`` applied the update with conflicts: the files listed hold
      conflict markers and are unmerged in git's index; resolve them, then commit
+130  interrupted: Ctrl-C (SIGINT) stopped the command; ``floe run`` returns it once
+     Dagster and dbt have stopped and the run is recorded
 ==== =========================================================================
 """
 
@@ -23,6 +25,7 @@ from pathlib import Path
 
 __all__ = [
     "EXIT_CONFLICTS",
+    "EXIT_INTERRUPTED",
     "EXIT_INVALID_INPUT",
     "EXIT_OK",
     "EXIT_SYSTEM",
@@ -40,6 +43,7 @@ EXIT_OK = 0
 EXIT_INVALID_INPUT = 1
 EXIT_SYSTEM = 2
 EXIT_CONFLICTS = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
 
 
 @dataclass(frozen=True)

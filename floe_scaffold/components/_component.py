@@ -17,7 +17,6 @@ relative to the project root (the folder holding ``pyproject.toml``).
 # No `from __future__ import annotations`: Dagster inspects the asset function's `context`
 # annotation at runtime and needs the real class, not a string.
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -26,15 +25,18 @@ from typing import Any, Literal
 import dagster as dg
 import yaml
 from dagster import AssetExecutionContext
-from dagster_dbt import DbtProject, dbt_assets
+from dagster_dbt import DbtProject
 from pydantic import Field, field_validator
 
+from floe_scaffold._bounded import read_config_text
+from floe_scaffold.components._assets import dbt_multi_asset, paused_gc
 from floe_scaffold.components._automation import (
     AutomationSettings,
     ScheduleSettings,
     build_schedules,
     with_automation,
 )
+from floe_scaffold.components._lazy_manifest import ManifestSource
 from floe_scaffold.components._local_files import ensure_duckdb_folder
 from floe_scaffold.components._manifest import (
     DBT_RUN_FLAGS,
@@ -44,16 +46,22 @@ from floe_scaffold.components._manifest import (
     ensure_manifest,
 )
 from floe_scaffold.components._resource import FloeDbtCliResource
+from floe_scaffold.components._table_metadata import (
+    TableMetadataSettings,
+    TableMetadataSource,
+    with_table_metadata,
+)
 from floe_scaffold.components._translator import FloeTranslator
 from floe_scaffold.contract import CompiledArtifacts, load_artifacts
 from floe_scaffold.errors import EXIT_INVALID_INPUT, FloeError
 from floe_scaffold.lineage import LineageTarget, resolve_lineage
-from floe_scaffold.tracing import TracingTarget, resolve_tracing
+from floe_scaffold.tracing import MetricsTarget, TracingTarget, resolve_metrics, resolve_tracing
 
 __all__ = [
     "ComponentAttributeError",
     "FloeDbtProject",
     "LineageSettings",
+    "MetricsSettings",
     "TableMetadataSettings",
     "TracingSettings",
 ]
@@ -106,17 +114,23 @@ class TracingSettings(dg.Model):
         return None if value is None else _seconds(value)
 
 
-class TableMetadataSettings(dg.Model):
-    """What the warehouse is asked about each table after it is built (off: no adapter load)."""
+class MetricsSettings(dg.Model):
+    """Overrides of the contract's metrics settings (unset: the contract and OTEL_*)."""
 
-    row_counts: bool = Field(
-        default=False,
-        description="Row count of each table built (`dagster/row_count`; views are skipped).",
+    enabled: bool | None = Field(default=None, description="Record OpenTelemetry metrics.")
+    endpoint: str | None = Field(default=None, description="OTLP endpoint (gRPC or HTTP).")
+    protocol: Literal["grpc", "http/protobuf"] | None = Field(
+        default=None, description="`grpc` or `http/protobuf`."
     )
-    column_types: bool = Field(
-        default=False,
-        description="Column names and types as the warehouse has them (`dagster/column_schema`).",
+    timeout: float | None = Field(default=None, description="Export timeout in seconds (0-30).")
+    temporality: Literal["delta", "cumulative"] | None = Field(
+        default=None, description="`delta` (the default: one export per run) or `cumulative`."
     )
+
+    @field_validator("timeout")
+    @classmethod
+    def check_timeout(cls, value: float | None) -> float | None:
+        return None if value is None else _seconds(value)
 
 
 class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
@@ -153,14 +167,18 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
         default_factory=TracingSettings,
         description="OpenTelemetry: overrides of the contract's observability.traces settings.",
     )
+    metrics: MetricsSettings = Field(
+        default_factory=MetricsSettings,
+        description="OpenTelemetry: overrides of the contract's observability.metrics settings.",
+    )
     schedules: list[ScheduleSettings] = Field(
         default_factory=list,
         description="Schedules of dbt assets: each a name, a cron, a timezone and a dbt selection.",
     )
     table_metadata: TableMetadataSettings = Field(
         default_factory=TableMetadataSettings,
-        description="Ask the warehouse for row counts and column types of the tables built "
-        "(loads the dbt adapter in-process: see bench/metadata.py for the cost).",
+        description="Ask the warehouse for row counts and column types of the relations built "
+        "(on by default; one query for each after dbt: see bench/metadata.py for the cost).",
     )
     automation: AutomationSettings | None = Field(
         default=None,
@@ -178,6 +196,10 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
         return value
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        with paused_gc():  # see components/_assets.py: no GC pauses, the result frozen after
+            return self._build_defs(context)
+
+    def _build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         root = Path(context.project_root)
         project_dir = (root / self.dbt_project).resolve()
         profiles_dir = (root / self.profiles_dir).resolve()
@@ -191,8 +213,8 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
         manifest_path = ensure_manifest(
             project_dir, profiles_dir, target=self.target, profile=self.profile, mode=self.prepare
         )
-        manifest = json.loads(manifest_path.read_bytes())
-        check_acyclic(manifest, manifest_path)
+        # Parsed only when needed: a warm spec cache needs none at load (_lazy_manifest.py).
+        manifest_source = ManifestSource(manifest_path)
         project = DbtProject(
             project_dir=project_dir,
             profiles_dir=profiles_dir,
@@ -204,6 +226,7 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
         translator = FloeTranslator(classifications)
         lineage = self._lineage_target(root, contract)
         tracing = self._tracing_target(root, contract)
+        metrics = self._metrics_target(contract, tracing.resource)
         profile_output = _profile_output(profiles_dir, self.profile, self.target, project_dir)
         ensure_duckdb_folder(profile_output, project_dir)
         resource = FloeDbtCliResource(
@@ -213,10 +236,10 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
             profile=self.profile,
             dbt_executable=dbt_executable(),
             global_config_flags=list(DBT_RUN_FLAGS),
-            load_adapter=self.table_metadata.row_counts or self.table_metadata.column_types,
         )
         cli_args = list(self.cli_args)
         table_metadata = self.table_metadata
+        metadata_source = TableMetadataSource(project_dir, profiles_dir, self.profile, self.target)
 
         def _dbt_assets(context: AssetExecutionContext) -> Iterator[Any]:
             # Loaded when a run starts, not when definitions load (the OpenLineage client alone
@@ -225,6 +248,7 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
             from floe_scaffold.lineage._recorder import DagsterRun, LineageRecorder
             from floe_scaffold.tracing import SpanRecorder
 
+            manifest = manifest_source.get()
             invocation = resource.cli(cli_args, context=context)
             command = cli_args[0] if cli_args else "build"
             recorder = None
@@ -248,24 +272,45 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
                     dagster_job=context.run.job_name,
                     asset_key_of=lambda node: translator.get_asset_key(node).to_user_string(),
                 )
+            measured = None
+            if metrics.exports:
+                from floe_scaffold.tracing._metrics import MetricsRecorder
+
+                measured = MetricsRecorder(
+                    metrics,
+                    manifest=manifest,
+                    compute_target=str(manifest.get("metadata", {}).get("adapter_type", "")),
+                    asset_key_of=lambda node: translator.get_asset_key(node).to_user_string(),
+                )
             events = observed_stream(
-                invocation, context, command=command, spans=spans, lineage=recorder
+                invocation,
+                context,
+                command=command,
+                spans=spans,
+                lineage=recorder,
+                metrics=measured,
             )
-            yield from _with_table_metadata(events, invocation, table_metadata)
+            yield from with_table_metadata(
+                events, settings=table_metadata, source=metadata_source, manifest=manifest
+            )
 
         try:
-            assets = dbt_assets(
-                manifest=manifest,
+            assets = dbt_multi_asset(
+                _dbt_assets,
+                manifest=manifest_source,
+                validate=lambda parsed: check_acyclic(parsed, manifest_path),
                 project=project,
                 select=self.select,
                 exclude=self.exclude,
-                dagster_dbt_translator=translator,
+                translator=translator,
                 name=_op_name(project_dir, cli_args),
-            )(_dbt_assets)
+                settings={"classifications": classifications},
+            )
         except Exception:
-            self._check_selection(project, manifest)
+            self._check_selection(project, manifest_source.get())
             raise
-        self._check_schedules(project, manifest)
+        if self.schedules:
+            self._check_schedules(project, manifest_source.get())
         assets = with_automation(assets, self.automation)
         return dg.Definitions(assets=[assets], schedules=build_schedules(assets, self.schedules))
 
@@ -327,6 +372,8 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
             attributes.setdefault("floe.tenant_slug", context.tenant_slug)
             attributes.setdefault("floe.project_slug", context.project_slug)
             attributes.setdefault("floe.environment_type", context.environment_type)
+        if contract is not None:
+            attributes.setdefault("floe.compute_target", contract.compute.target)
         service = attributes.pop("service.name", None) or root.name
         return resolve_tracing(
             service_name=service,
@@ -335,6 +382,24 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
             protocol=self.tracing.protocol,
             timeout=self.tracing.timeout,
             contract_enabled=observability.traces if observability else True,
+            contract_endpoint=observability.otlp_endpoint if observability else None,
+            attributes=attributes,
+        )
+
+    def _metrics_target(
+        self, contract: CompiledArtifacts | None, resource: Mapping[str, str]
+    ) -> MetricsTarget:
+        """Metrics resolve like spans (see ``tracing._config``), with the spans' resource."""
+        observability = contract.observability if contract else None
+        attributes = {k: v for k, v in resource.items() if k != "service.name"}
+        return resolve_metrics(
+            service_name=resource.get("service.name", ""),
+            enabled=self.metrics.enabled,
+            endpoint=self.metrics.endpoint,
+            protocol=self.metrics.protocol,
+            timeout=self.metrics.timeout,
+            temporality=self.metrics.temporality,
+            contract_enabled=observability.metrics if observability else True,
             contract_endpoint=observability.otlp_endpoint if observability else None,
             attributes=attributes,
         )
@@ -356,22 +421,6 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
         )
 
 
-def _with_table_metadata(
-    events: Iterator[Any], invocation: Any, settings: TableMetadataSettings
-) -> Iterator[Any]:
-    """dagster-dbt's row counts and column types attached to the events, when asked for."""
-    if not (settings.row_counts or settings.column_types):
-        return events
-    from dagster_dbt.core.dbt_event_iterator import DbtEventIterator
-
-    iterator: Any = DbtEventIterator(events, dbt_cli_invocation=invocation)
-    if settings.row_counts:
-        iterator = iterator.fetch_row_counts()
-    if settings.column_types:
-        iterator = iterator.fetch_column_metadata(with_column_lineage=False)
-    return iterator  # type: ignore[no-any-return]
-
-
 def _classifications(
     contract: CompiledArtifacts | None,
 ) -> Mapping[str, Mapping[str, Mapping[str, Any]]]:
@@ -388,17 +437,17 @@ def _profile_output(
 ) -> Mapping[str, Any]:
     """The profile output dbt will use (for dataset namespaces); empty if unreadable."""
     try:
-        profiles = yaml.safe_load((profiles_dir / "profiles.yml").read_text(encoding="utf-8"))
+        profiles = yaml.safe_load(read_config_text(profiles_dir / "profiles.yml"))
         name = profile or _project_profile(project_dir)
         entry = profiles[name]
         output = entry["outputs"][target or entry["target"]]
-    except (OSError, KeyError, TypeError, yaml.YAMLError):
+    except (OSError, UnicodeDecodeError, KeyError, TypeError, yaml.YAMLError):
         return {}
     return output if isinstance(output, Mapping) else {}
 
 
 def _project_profile(project_dir: Path) -> str:
-    loaded = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
+    loaded = yaml.safe_load(read_config_text(project_dir / "dbt_project.yml"))
     return str(loaded["profile"])
 
 

@@ -72,7 +72,14 @@ def dbt_executable() -> str:
 def dbt_parse_command(
     project_dir: Path, profiles_dir: Path, target: str | None, profile: str | None
 ) -> list[str]:
-    """The ``dbt parse`` command line that writes ``target/manifest.json``."""
+    """The ``dbt parse`` command line that writes ``target/manifest.json``.
+
+    ``--target``/``--profile`` only where they are not the defaults, as for the runs (dbt's
+    partial parse holds only while these flags stay the same; see ``_dbt_defaults``).
+    """
+    from floe_scaffold.components._dbt_defaults import without_defaults
+
+    profile, target = without_defaults(project_dir, profiles_dir, profile, target)
     command = [
         dbt_executable(),
         *DBT_QUIET_FLAGS,

@@ -28,7 +28,7 @@ def test_validate_prints_a_one_line_summary(floe: FloeRunner) -> None:
     assert result.stdout.splitlines() == [
         "valid",
         "target snowflake; 1 transform(s): ./dbt; traces on (http://otel-collector:4317), "
-        "lineage on (http://marquez:5001), metrics on",
+        "lineage on (http://marquez:5001), metrics on (http://otel-collector:4317)",
     ]
 
 
