@@ -8,12 +8,15 @@ Dagster's SQLite storage opens, commits and closes a database per event (tens of
 each on a busy disk), and opening the instance imports and checks its schema (most of a second),
 which would add seconds to a short run. ``floe run`` therefore executes on an in-memory instance
 and :class:`RunRecorder` opens the project's instance and copies the run, its snapshots and every
-event, in order, into it on a background thread while dbt works; the run returns once the last
-event is stored (``python -m bench.run --only instance`` measures it).
+event, in order, into it on a background thread while dbt works; the events that arrive
+together (most come after dbt's last node) are committed together, on connections kept open for
+the copy (``project/_sqlite_batch.py``). The run returns once the last event is stored
+(``python -m bench.run --only instance`` measures it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -22,6 +25,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from floe_scaffold.project._sqlite_batch import group_commits
 
 __all__ = ["INSTANCE_CONFIG", "RunRecorder", "instance_home"]
 
@@ -125,18 +130,38 @@ class RunRecorder:
             self._drain()
 
     def _copy(self, target: Any) -> None:
-        while True:
-            item = self._items.get()
-            if item is _DONE:
-                return
-            if self._error is not None:
-                continue
-            if isinstance(item, _RunRecord):
-                for snapshot in item.snapshots:
-                    target.add_snapshot(snapshot)
-                target.add_run(item.run)
-            else:
-                target.handle_new_event(item)
+        group = group_commits(target)
+        try:
+            done = False
+            while not done:
+                # Store what has arrived (one event, or a burst), then commit it once.
+                done = self._store(target, self._items.get())
+                with contextlib.suppress(queue.Empty):
+                    while not done:
+                        done = self._store(target, self._items.get_nowait())
+                if group is not None:
+                    group.commit()
+        except BaseException:
+            if group is not None:
+                group.rollback()
+            raise
+        finally:
+            if group is not None:
+                group.close()
+
+    def _store(self, target: Any, item: Any) -> bool:
+        """Store one item; whether it was the last."""
+        if item is _DONE:
+            return True
+        if self._error is not None:  # reading the run failed: nothing more is stored
+            return False
+        if isinstance(item, _RunRecord):
+            for snapshot in item.snapshots:
+                target.add_snapshot(snapshot)
+            target.add_run(item.run)
+        else:
+            target.handle_new_event(item)
+        return False
 
     def _drain(self) -> None:
         """After a failure: take items until close() says the run is over."""

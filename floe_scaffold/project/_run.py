@@ -124,9 +124,10 @@ def _run_project(
     import dagster as dg
 
     try:
-        module = layout.import_definitions()
-        loaded: Any = getattr(module, "defs")  # noqa: B009 - the attribute name is the convention
-        definitions: dg.Definitions = loaded() if callable(loaded) else loaded
+        with _without_component_catalog():
+            module = layout.import_definitions()
+            loaded: Any = getattr(module, "defs")  # noqa: B009 - the attribute name is the convention
+            definitions: dg.Definitions = loaded() if callable(loaded) else loaded
     except Exception as error:  # noqa: BLE001 - any failure of user code is reported, not raised
         raise DefinitionsLoadError(layout.package, error, debug=debug) from None
     job = definitions.resolve_implicit_global_asset_job_def()
@@ -195,6 +196,40 @@ def _run_project(
         recorded_in=home,
         record_problem=record_problem,
     )
+
+
+@contextlib.contextmanager
+def _without_component_catalog() -> Iterator[None]:
+    """Load the definitions without the catalogue of installed component types.
+
+    ``load_from_defs_folder`` adds to the repository's metadata a JSON description of every
+    component type of every installed package (``get_library_json_enriched_defs``: 0.1-0.3 s of
+    entry points and schema snapshots); the UI's component palette reads it, a run never does
+    (the run's job and plan snapshots do not hold repository metadata). ``floe run`` loads the
+    definitions only to execute them, so it keeps the component tree and leaves the catalogue
+    out; `floe dev` and `dg` load the definitions as Dagster does. Where this Dagster has no such
+    function, nothing changes.
+    """
+    try:
+        from dagster.components.core import load_defs
+    except ImportError:
+        yield
+        return
+    original = getattr(load_defs, "get_library_json_enriched_defs", None)
+    if original is None:
+        yield
+        return
+
+    def without_catalog(tree: Any) -> Any:
+        import dagster as dg
+
+        return dg.Definitions(component_tree=tree)
+
+    load_defs.get_library_json_enriched_defs = without_catalog
+    try:
+        yield
+    finally:
+        load_defs.get_library_json_enriched_defs = original
 
 
 class RunInterruptedError(FloeError):

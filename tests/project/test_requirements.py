@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from floe_scaffold.project import init_project
 from tests.project.conftest import BIN, DEMO_ASSETS, quiet_env, run_in
@@ -56,7 +57,12 @@ def test_dbt_runs_with_the_generated_profiles_directory(demo_project: Path, tmp_
     assert Path(args["profiles_dir"]) == project / ".floe" / "profiles"
     assert Path(args["project_dir"]) == project / "dbt"
     assert args["which"] == "build"
-    assert args["target"] == "dev"
+    # floe passes --profile/--target only when they differ from the project's defaults (so the
+    # user's own `dbt build` shares dbt's partial parse): dbt took the profile's default, `dev`.
+    assert "target" not in args
+    assert "profile" not in args
+    profiles = yaml.safe_load((project / ".floe" / "profiles" / "profiles.yml").read_text())
+    assert profiles["floe"]["target"] == "dev"
     assert {result["unique_id"].split(".")[-1] for result in results["results"]} >= DEMO_ASSETS
 
 
