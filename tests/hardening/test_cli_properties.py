@@ -304,6 +304,12 @@ def loadable_contracts(draw: st.DrawFn) -> dict[str, Any]:
     }
     for transform in data["transforms"]:
         transform.pop("target", None)
+    context = data.get("environment_context")
+    if isinstance(context, dict):
+        # The slugs name the Kubernetes code location (issue 14): init refuses anything but a
+        # DNS-1123 label, with its own clear error (tested in tests/deploy); draw loadable ones.
+        for slug in ("tenant_slug", "project_slug"):
+            context[slug] = draw(st.from_regex(r"[a-z]([-a-z0-9]{0,10}[a-z0-9])?", fullmatch=True))
     assume(not collides(data))
     return data
 
