@@ -80,14 +80,13 @@ def schema_accepts(data: Json) -> bool:
 # --------------------------------------------------------------------------------------------
 
 TEXT = st.text(max_size=12)
+# Integers within the contract's read limit (at most 18 digits, `contract/_load.py`): a longer one
+# is refused while the JSON is read, before the schema sees it (tested in tests/hardening).
+INTS = st.integers(-(10**18) + 1, 10**18 - 1)
 NONEMPTY_TEXT = st.text(min_size=1, max_size=12)
 # Any JSON value. Floats are finite; integer-valued floats are fine here (free-form fields).
 JSON_VALUES: st.SearchStrategy[Json] = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | TEXT,
+    st.none() | st.booleans() | INTS | st.floats(allow_nan=False, allow_infinity=False) | TEXT,
     lambda children: (
         st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
     ),
@@ -173,7 +172,7 @@ CONSUMPTION = st.fixed_dictionaries(
     {},
     optional={
         "enabled": st.booleans(),
-        "port": st.integers(),
+        "port": INTS,
         "api_secret_ref": optional(SECRET_REFS),
         "database_type": optional(TEXT),
         "dev_mode": st.booleans(),
@@ -401,11 +400,11 @@ def json_kind(value: Json) -> str:
 ANY_KIND = st.one_of(
     st.none(),
     st.booleans(),
-    st.integers(),
+    INTS,
     st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: not f.is_integer()),
     TEXT,
-    st.lists(st.integers(), max_size=2),
-    st.dictionaries(st.sampled_from(["a", "b"]), st.integers(), max_size=2),
+    st.lists(INTS, max_size=2),
+    st.dictionaries(st.sampled_from(["a", "b"]), INTS, max_size=2),
 )
 
 ENUMS: dict[tuple[type[BaseModel], str], tuple[str, ...]] = {
@@ -484,7 +483,7 @@ BAD_TIMESTAMPS = st.one_of(
             "",
         ]
     ),
-    st.integers(),
+    INTS,
 )
 
 
@@ -696,7 +695,7 @@ def bad_files(draw: st.DrawFn) -> BadFile:
         mutation = draw(mutations().filter(lambda mutation: mutation.must_reject))
         return BadFile(kind, _dump(mutation.data), format_location(mutation.location))
     if kind == "top_level":
-        value = draw(st.lists(st.integers(), max_size=2) | st.integers() | TEXT | st.none())
+        value = draw(st.lists(INTS, max_size=2) | INTS | TEXT | st.none())
         return BadFile(kind, _dump(value))
     if kind == "duplicate_key":
         return BadFile(kind, b'{"metadata": {}, "metadata": {}, "compute": {}, "transforms": []}')
