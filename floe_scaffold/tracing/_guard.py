@@ -21,34 +21,35 @@ from collections.abc import Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-__all__ = ["GuardedExporter"]
+__all__ = ["Breaker", "GuardedExporter"]
 
 logger = logging.getLogger("floe_scaffold.tracing")
 
 
-class GuardedExporter(SpanExporter):
-    """Exports through ``inner`` until its first failure; see the module docstring."""
+class Breaker:
+    """One export at a time to one endpoint, and a breaker that opens on the first failure.
 
-    def __init__(self, inner: SpanExporter, label: str, timeout: float) -> None:
-        self._inner = inner
-        self._label = label
+    Shared by spans (:class:`GuardedExporter`) and metrics (``_meter.Meter``); ``_WARNING`` is
+    the one warning logged when the breaker opens (``%s``: the endpoint, then what happened).
+    """
+
+    _WARNING = "OTLP endpoint %s %s; spans of this process are dropped, the run goes on"
+
+    def __init__(self, label: str, timeout: float) -> None:
+        #: The endpoint, safe to log (no credentials).
+        self.label = label
         self._timeout = timeout
         self._broken = threading.Event()
         self._once = threading.Lock()
         self._since: float | None = None
-        #: Exports handed to ``inner`` (one per batch until the breaker opens).
+        #: Exports handed to the exporter (one per batch or step until the breaker opens).
         self.attempts = 0
-        #: Spans dropped because the breaker was open.
+        #: What was dropped because the breaker was open or an export failed.
         self.dropped = 0
 
     @property
-    def label(self) -> str:
-        """The endpoint, safe to log (no credentials)."""
-        return self._label
-
-    @property
     def broken(self) -> bool:
-        """Whether the breaker is open (an export failed; later batches are dropped)."""
+        """Whether the breaker is open (an export failed; later ones are dropped)."""
         return self._broken.is_set()
 
     @property
@@ -62,6 +63,25 @@ class GuardedExporter(SpanExporter):
         """Whether an export has been in progress longer than its timeout."""
         busy = self.busy_for
         return busy is not None and busy > self._timeout
+
+    def abandon(self) -> None:
+        """Give up on the export in progress (the process is leaving without it)."""
+        self._open(f"has not answered an export for {self.busy_for or 0.0:.1f} s")
+
+    def _open(self, what: str) -> None:
+        """Open the breaker; the first caller logs the one warning."""
+        if not self._once.acquire(blocking=False):
+            return
+        self._broken.set()
+        logger.warning(self._WARNING, self.label, what)
+
+
+class GuardedExporter(Breaker, SpanExporter):
+    """Exports through ``inner`` until its first failure; see the module docstring."""
+
+    def __init__(self, inner: SpanExporter, label: str, timeout: float) -> None:
+        super().__init__(label, timeout)
+        self._inner = inner
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Export ``spans``, or drop them when the breaker is open; never raises."""
@@ -82,21 +102,6 @@ class GuardedExporter(SpanExporter):
             self.dropped += len(spans)
             self._open(f"failed ({why})")
         return result
-
-    def abandon(self) -> None:
-        """Give up on the export in progress (the process is leaving without it)."""
-        self._open(f"has not answered an export for {self.busy_for or 0.0:.1f} s")
-
-    def _open(self, what: str) -> None:
-        """Open the breaker; the first caller logs the one warning."""
-        if not self._once.acquire(blocking=False):
-            return
-        self._broken.set()
-        logger.warning(
-            "OTLP endpoint %s %s; spans of this process are dropped, the run goes on",
-            self._label,
-            what,
-        )
 
     def shutdown(self) -> None:
         """Shut the wrapped exporter down."""

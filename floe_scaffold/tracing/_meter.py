@@ -35,6 +35,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.resources import Resource
 
 from floe_scaffold.tracing._config import MetricsTarget
+from floe_scaffold.tracing._guard import Breaker
 from floe_scaffold.tracing._provider import (
     _without_userinfo,
     grpc_endpoint,
@@ -94,49 +95,23 @@ def _exporter(target: MetricsTarget) -> MetricExporter:
     )
 
 
-class Meter:
+class Meter(Breaker):
     """The provider, reader and guarded exporter of one target; see the module docstring."""
+
+    # Worded so it never reads "OTLP endpoint", the spans' warning.
+    _WARNING = "OTLP metrics endpoint %s %s; metrics of this process are dropped, the run goes on"
 
     def __init__(self, target: MetricsTarget) -> None:
         assert target.endpoint is not None  # noqa: S101 - a Meter is made only to export
+        super().__init__(_without_userinfo(target.endpoint)[0], target.timeout)
         self._reader = InMemoryMetricReader(preferred_temporality=_temporality(target.temporality))
         self.provider = MeterProvider(
             resource=Resource.create(target.resource),
             metric_readers=[self._reader],
             shutdown_on_exit=False,
         )
-        self.label = _without_userinfo(target.endpoint)[0]
         self._exporter = _exporter(target)
-        self._timeout = target.timeout
         self._export_lock = threading.Lock()
-        self._broken = threading.Event()
-        self._once = threading.Lock()
-        self._since: float | None = None
-        #: Exports handed to the exporter (one per step until the breaker opens).
-        self.attempts = 0
-        #: Exports dropped because the breaker was open.
-        self.dropped = 0
-
-    @property
-    def broken(self) -> bool:
-        """Whether the breaker is open (an export failed; later ones are dropped)."""
-        return self._broken.is_set()
-
-    @property
-    def busy_for(self) -> float | None:
-        """Seconds the export in progress has taken so far, or None when none is."""
-        since = self._since
-        return None if since is None else time.monotonic() - since
-
-    @property
-    def stuck(self) -> bool:
-        """Whether an export has been in progress longer than its timeout."""
-        busy = self.busy_for
-        return busy is not None and busy > self._timeout
-
-    def abandon(self) -> None:
-        """Give up on the export in progress (the process is leaving without it)."""
-        self._open(f"has not answered an export for {self.busy_for or 0.0:.1f} s")
 
     def export(self) -> threading.Thread | None:
         """Collect what was recorded and export it on a daemon thread (None: nothing to send)."""
@@ -170,18 +145,6 @@ class Meter:
             if result is not MetricExportResult.SUCCESS:
                 self.dropped += 1
                 self._open(f"failed ({why})")
-
-    def _open(self, what: str) -> None:
-        """Open the breaker; the first caller logs the one warning."""
-        if not self._once.acquire(blocking=False):
-            return
-        self._broken.set()
-        # Worded so it never reads "OTLP endpoint", the spans' warning.
-        logger.warning(
-            "OTLP metrics endpoint %s %s; metrics of this process are dropped, the run goes on",
-            self.label,
-            what,
-        )
 
 
 def meter_for(target: MetricsTarget) -> Meter:
