@@ -16,11 +16,11 @@ them too.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
@@ -29,12 +29,19 @@ from floe_scaffold.components._dagster_workaround import install_workaround
 from floe_scaffold.components._lazy_manifest import LazyManifestWrapper, ManifestSource
 from floe_scaffold.components._spec_cache import CacheEntries, cache_key, load_specs, save_specs
 
-__all__ = ["CACHE_FOLDER", "dbt_multi_asset", "paused_gc", "spec_cache_of"]
+__all__ = ["CACHE_FOLDER", "DbtAssets", "dbt_multi_asset", "paused_gc", "spec_cache_of"]
 
 #: The spec cache's folder, under the dbt project's ``target/`` (beside the manifest).
 CACHE_FOLDER = "floe_spec_cache"
 #: dagster-dbt minor versions whose ``@dbt_assets`` this module was checked to match.
 _CHECKED_DAGSTER_DBT = ((0, 27), (0, 28), (0, 29))
+
+
+class DbtAssets(NamedTuple):
+    """The dbt multi-asset, and the other check specs built from the same manifest."""
+
+    assets: dg.AssetsDefinition
+    extra_checks: Sequence[dg.AssetCheckSpec]
 
 
 @contextmanager
@@ -83,7 +90,8 @@ def dbt_multi_asset(
     translator: DagsterDbtTranslator,
     name: str,
     settings: Mapping[str, Any],
-) -> dg.AssetsDefinition:
+    extra_checks: Callable[[Mapping[str, Any]], list[dg.AssetCheckSpec]] | None = None,
+) -> DbtAssets:
     """``@dbt_assets(...)(compute)``, its specs from the spec cache when an entry matches.
 
     The manifest is parsed only when no entry matches (then ``validate`` checks it first); with
@@ -91,13 +99,15 @@ def dbt_multi_asset(
     ``settings`` is whatever else shapes the specs through the translator (the contract's column
     classifications); it goes into the cache key with the selection, the translator's class and
     settings, the dbt project's path and the versions of floe-scaffold, dagster, dagster-dbt and
-    dbt-core.
+    dbt-core. ``extra_checks`` gives the check specs of other definitions from the parsed manifest
+    (the sources' freshness checks, ``_freshness``); they are cached in the same entry and
+    returned beside the multi-asset, not on it.
     """
     install_workaround()
     if not _checked_dagster_dbt():
         parsed = manifest.get()
         validate(parsed)
-        return dbt_assets(
+        assets = dbt_assets(
             manifest=parsed,
             project=project,
             select=select,
@@ -105,6 +115,7 @@ def dbt_multi_asset(
             dagster_dbt_translator=translator,
             name=name,
         )(compute)
+        return DbtAssets(assets, extra_checks(parsed) if extra_checks is not None else [])
     from dagster_dbt.asset_utils import (
         DAGSTER_DBT_EXCLUDE_METADATA_KEY,
         DAGSTER_DBT_MANIFEST_METADATA_KEY,
@@ -147,16 +158,17 @@ def dbt_multi_asset(
             io_manager_key=None,
             project=project,
         )
-        save_specs(entries, key, specs, check_specs, live)
+        extra = extra_checks(parsed) if extra_checks is not None else []
+        save_specs(entries, key, specs, check_specs, live, extra)
     else:
-        specs, check_specs = cached
+        specs, check_specs, extra = cached
         manifest.release()
     # The op tags and arguments @dbt_assets passes (dagster_dbt/asset_decorator.py).
     op_tags = {
         **({DAGSTER_DBT_SELECT_METADATA_KEY: select} if select else {}),
         **({DAGSTER_DBT_EXCLUDE_METADATA_KEY: exclude} if exclude else {}),
     }
-    return dg.multi_asset(
+    assets = dg.multi_asset(
         name=name,
         specs=specs,
         check_specs=check_specs,
@@ -164,3 +176,4 @@ def dbt_multi_asset(
         op_tags=op_tags,
         allow_arbitrary_check_specs=True,
     )(compute)
+    return DbtAssets(assets, extra)

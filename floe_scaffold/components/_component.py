@@ -36,6 +36,13 @@ from floe_scaffold.components._automation import (
     build_schedules,
     with_automation,
 )
+from floe_scaffold.components._freshness import (
+    CHECK_NAME,
+    freshness_check_specs,
+    freshness_checks,
+    freshness_sources,
+    source_asset_specs,
+)
 from floe_scaffold.components._lazy_manifest import ManifestSource
 from floe_scaffold.components._local_files import ensure_duckdb_folder
 from floe_scaffold.components._manifest import (
@@ -49,6 +56,7 @@ from floe_scaffold.components._resource import FloeDbtCliResource
 from floe_scaffold.components._table_metadata import (
     TableMetadataSettings,
     TableMetadataSource,
+    freshness_results,
     with_table_metadata,
 )
 from floe_scaffold.components._translator import FloeTranslator
@@ -295,7 +303,7 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
             )
 
         try:
-            assets = dbt_multi_asset(
+            built = dbt_multi_asset(
                 _dbt_assets,
                 manifest=manifest_source,
                 validate=lambda parsed: check_acyclic(parsed, manifest_path),
@@ -304,15 +312,27 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
                 exclude=self.exclude,
                 translator=translator,
                 name=_op_name(project_dir, cli_args),
-                settings={"classifications": classifications},
+                settings={"classifications": classifications, "checks": [CHECK_NAME]},
+                extra_checks=lambda parsed: freshness_check_specs(
+                    freshness_sources(parsed, translator.get_asset_key)
+                ),
             )
         except Exception:
             self._check_selection(project, manifest_source.get())
             raise
         if self.schedules:
             self._check_schedules(project, manifest_source.get())
-        assets = with_automation(assets, self.automation)
-        return dg.Definitions(assets=[assets], schedules=build_schedules(assets, self.schedules))
+        assets = with_automation(built.assets, self.automation)
+        freshness = freshness_checks(
+            built.extra_checks,
+            lambda: freshness_sources(manifest_source.get(), translator.get_asset_key),
+            lambda sources: freshness_results(metadata_source, sources),
+        )
+        return dg.Definitions(
+            assets=[assets, *source_asset_specs(built.extra_checks, assets.keys)],
+            asset_checks=[freshness] if freshness is not None else None,
+            schedules=build_schedules(assets, self.schedules),
+        )
 
     def _check_selection(self, project: DbtProject, manifest: Mapping[str, Any]) -> None:
         """Raise a clear error naming ``select``/``exclude`` if dbt cannot evaluate them.

@@ -40,7 +40,13 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
-__all__ = ["WORKAROUND_VERSIONS", "applies", "install_workaround", "without_workaround"]
+__all__ = [
+    "WORKAROUND_VERSIONS",
+    "applies",
+    "install_workaround",
+    "keeping_checks_class",
+    "without_workaround",
+]
 
 #: Dagster minor versions whose ``input_names_by_node_key`` was read and found quadratic.
 WORKAROUND_VERSIONS = ((1, 11), (1, 12), (1, 13))
@@ -132,3 +138,51 @@ def without_workaround() -> Iterator[None]:
     finally:
         setattr(AssetsDefinition, _NAME, replaced)
         AssetGraph.key_mappings_from_assets = replaced_mappings  # type: ignore[method-assign]
+
+
+def keeping_checks_class(checks: Any) -> Any:
+    """``checks`` (a multi-asset check) made to stay one when a component's metadata is updated.
+
+    The defect (dagster 1.11-1.13): the Components framework updates the metadata of what a
+    component defines (``Definitions.with_definition_metadata_update``, ``definitions_class.py``)
+    with ``with_attributes``, whose ``dagster_internal_init`` always builds a plain
+    ``AssetsDefinition``, so an ``AssetChecksDefinition`` comes out as one; the repository then
+    wraps it back (``repository_data.py``: ``AssetChecksDefinition(**ad.get_attributes_dict())``)
+    passing the beta ``execution_type`` argument itself, and every process that loads the
+    definitions (the UI's code server too) prints a BetaWarning about a parameter nobody passed.
+    (A warnings filter does not hold: Dagster loads components inside ``catch_warnings``.) The
+    fix upstream: ``AssetChecksDefinition`` builds its own class in ``dagster_internal_init``.
+    Here ``checks`` becomes an instance of a subclass that does exactly that; on another Dagster
+    it is returned as it is.
+    """
+    if _version() not in WORKAROUND_VERSIONS:
+        return checks
+    import warnings
+
+    import dagster as dg
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=dg.BetaWarning)
+        return _ChecksKeepingClass(**checks.get_attributes_dict())
+
+
+def _checks_class() -> Any:
+    from dagster._core.definitions.asset_checks.asset_checks_definition import (
+        AssetChecksDefinition,
+    )
+
+    return AssetChecksDefinition
+
+
+class _ChecksKeepingClass(_checks_class()):  # type: ignore[misc]
+    """An ``AssetChecksDefinition`` whose ``with_attributes`` returns one too."""
+
+    @staticmethod
+    def dagster_internal_init(**attributes: Any) -> Any:
+        import warnings
+
+        import dagster as dg
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=dg.BetaWarning)
+            return _ChecksKeepingClass(**attributes)

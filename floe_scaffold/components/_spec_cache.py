@@ -37,13 +37,14 @@ from dagster_shared.serdes import pack_value, unpack_value
 __all__ = ["FORMAT", "CacheEntries", "cache_key", "load_specs", "save_specs"]
 
 #: The format of an entry; a change here makes every older entry a miss.
-FORMAT = "floe-spec-cache/1"
+FORMAT = "floe-spec-cache/2"  # 2: sources' freshness checks (issue 17)
 _KEEP = 4  # entries kept in the folder (the newest); the others are removed on write
 _MANIFEST = "dagster_dbt/manifest"
 _TRANSLATOR = "dagster_dbt/dagster_dbt_translator"
 _PROJECT = "dagster_dbt/project"
 _RAW_TYPES = (str, bool, int)
-Specs = tuple[list[AssetSpec], list[AssetCheckSpec]]
+#: The asset specs, dbt's check specs, and the other check specs kept with them.
+Specs = tuple[list[AssetSpec], list[AssetCheckSpec], list[AssetCheckSpec]]
 
 
 class _UncacheableError(Exception):
@@ -167,18 +168,25 @@ def save_specs(
     specs: Sequence[AssetSpec],
     check_specs: Sequence[AssetCheckSpec],
     live: Mapping[str, Any],
+    extra_checks: Sequence[AssetCheckSpec] = (),
 ) -> bool:
-    """Write the entry of ``key`` atomically; False (and nothing written) if it cannot be."""
+    """Write the entry of ``key`` atomically; False (and nothing written) if it cannot be.
+
+    ``extra_checks`` are check specs of other definitions built from the same manifest (the
+    sources' freshness checks), kept apart from dbt's.
+    """
     values = _Values()
     try:
         written_specs = [_spec_out(spec, live, values) for spec in specs]
         written_checks = [_check_out(spec, live, values) for spec in check_specs]
+        written_extra = [_check_out(spec, live, values) for spec in extra_checks]
         document = {
             "format": FORMAT,
             "key": key,
             "values": values.packed,
             "specs": written_specs,
             "checks": written_checks,
+            "extra_checks": written_extra,
         }
         text = json.dumps(document, separators=(",", ":"), allow_nan=False)
     except (_UncacheableError, ValueError, TypeError):
@@ -295,6 +303,7 @@ def load_specs(entries: CacheEntries, key: str, live: Mapping[str, Any]) -> Spec
         values = _values_in(document["values"])
         specs = [_spec_in(raw, live, values) for raw in document["specs"]]
         checks = [_check_in(raw, live, values) for raw in document["checks"]]
+        extra = [_check_in(raw, live, values) for raw in document["extra_checks"]]
     except Exception:  # noqa: BLE001 - any unreadable entry is a miss: it is rebuilt
         return None
-    return specs, checks
+    return specs, checks, extra

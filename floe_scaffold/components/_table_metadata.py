@@ -25,13 +25,21 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
-__all__ = ["TableMetadataSettings", "TableMetadataSource", "with_table_metadata"]
+from floe_scaffold.components._freshness import FreshnessSource, evaluate, judge
+
+__all__ = [
+    "TableMetadataSettings",
+    "TableMetadataSource",
+    "freshness_results",
+    "with_table_metadata",
+]
 
 _LOG = logging.getLogger(__name__)
 #: Dagster's metadata keys, which the UI shows as the Columns table and the row count.
@@ -119,7 +127,7 @@ def with_table_metadata(
         adapter = loader.result()
         if adapter is not None:
             try:
-                metadata = _ask(adapter, relations, settings)
+                metadata, _ = _round(adapter, relations, settings, ())
             except Exception as error:  # noqa: BLE001 - the run goes on without the metadata
                 _LOG.warning("floe: no table metadata: the warehouse connection failed: %s", error)
             finally:
@@ -129,6 +137,44 @@ def with_table_metadata(
         yield event.with_metadata({**event.metadata, **extra}) if extra else event
     if failure is not None:
         raise failure
+
+
+def freshness_results(
+    source: TableMetadataSource, sources: Sequence[FreshnessSource]
+) -> list[dg.AssetCheckResult]:
+    """The ``source_freshness`` results of ``sources``, asked in one connection (``_freshness``).
+
+    Never raises: a warehouse that cannot be reached makes each a failed WARN result saying why.
+    """
+    problem = "an in-memory DuckDB: its tables went with dbt's process"
+    try:
+        adapter = load_adapter(source)
+    except Exception as error:  # noqa: BLE001 - any adapter's failure is reported, not raised
+        adapter, problem = None, f"cannot load the dbt adapter of the profile: {error}"
+    if adapter is not None:
+        try:
+            _, checks = _round(adapter, (), TableMetadataSettings(), sources)
+            return checks
+        except Exception as error:  # noqa: BLE001 - reported in each result below
+            problem = f"the warehouse connection failed: {error}"
+        finally:
+            _release(adapter)
+    now = datetime.now(timezone.utc)
+    return [judge(one, None, now, problem=problem) for one in sources]
+
+
+def _round(
+    adapter: Any,
+    relations: Sequence[_Relation],
+    settings: TableMetadataSettings,
+    freshness: Sequence[FreshnessSource],
+) -> tuple[dict[str, dict[str, Any]], list[dg.AssetCheckResult]]:
+    """One connection: the relations' metadata, then the sources' freshness checks."""
+    with adapter.connection_named("floe_table_metadata"):
+        _wait_for_the_database(adapter)
+        metadata = _ask(adapter, relations, settings) if relations else {}
+        checks = evaluate(adapter, freshness, datetime.now(timezone.utc)) if freshness else []
+    return metadata, checks
 
 
 def _release(adapter: Any) -> None:
@@ -182,24 +228,25 @@ def _ask(
     relations: Sequence[_Relation],
     settings: TableMetadataSettings,
 ) -> dict[str, dict[str, Any]]:
-    """The metadata of each relation, by unique id: one query for columns, one for counts."""
+    """The metadata of each relation, by unique id: one query for columns, one for counts.
+
+    Called with the connection open (``_round``).
+    """
     found: dict[str, dict[str, Any]] = {relation.unique_id: {} for relation in relations}
-    with adapter.connection_named("floe_table_metadata"):
-        _wait_for_the_database(adapter)
-        if settings.column_types:
-            columns = _columns(adapter, relations)
-            for relation in relations:
-                listed = columns.get(relation.key)
-                if listed:
-                    schema = dg.TableSchema(
-                        columns=[dg.TableColumn(name, type_) for name, type_ in listed]
-                    )
-                    found[relation.unique_id][COLUMN_SCHEMA] = dg.MetadataValue.table_schema(schema)
-        if settings.row_counts:
-            counted = [r for r in relations if settings.count_views or not r.view]
-            counts = _counts(adapter, counted)
-            for unique_id, count in counts.items():
-                found[unique_id][ROW_COUNT] = dg.MetadataValue.int(count)
+    if settings.column_types:
+        columns = _columns(adapter, relations)
+        for relation in relations:
+            listed = columns.get(relation.key)
+            if listed:
+                schema = dg.TableSchema(
+                    columns=[dg.TableColumn(name, type_) for name, type_ in listed]
+                )
+                found[relation.unique_id][COLUMN_SCHEMA] = dg.MetadataValue.table_schema(schema)
+    if settings.row_counts:
+        counted = [r for r in relations if settings.count_views or not r.view]
+        counts = _counts(adapter, counted)
+        for unique_id, count in counts.items():
+            found[unique_id][ROW_COUNT] = dg.MetadataValue.int(count)
     return found
 
 
@@ -329,6 +376,17 @@ def load_adapter(source: TableMetadataSource) -> Any:
         options["access_mode"] = "READ_ONLY"
         credentials.config_options = options
         credentials.path = str((source.project_dir / path).resolve())
+    elif type(credentials).__name__ == "SparkCredentials" and str(credentials.method) == "session":
+        # A local session keeps its metastore and warehouse in the working directory, which
+        # for dbt (run by dagster-dbt) is the dbt project: open the same ones from here.
+        where = source.project_dir.resolve()
+        parameters = dict(getattr(credentials, "server_side_parameters", None) or {})
+        parameters.setdefault("spark.sql.warehouse.dir", str(where / "spark-warehouse"))
+        parameters.setdefault(
+            "spark.hadoop.javax.jdo.option.ConnectionURL",
+            f"jdbc:derby:;databaseName={where / 'metastore_db'};create=true",
+        )
+        credentials.server_side_parameters = parameters
     cleanup_event_logger()  # dbt's "Registered adapter" line is not the run's
     reset_adapters()  # type: ignore[no-untyped-call]
     register_adapter(config, get_mp_context())

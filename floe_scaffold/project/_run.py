@@ -476,14 +476,39 @@ def _progress_listener(on_progress: Callable[[str, str], None]) -> Callable[[Any
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if not evaluation.passed:
-                check = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-                on_progress("check failed", check)
+                on_progress(*_failed_check(evaluation))
         elif event.event_type_value == "STEP_FAILURE":
             error = event.event_specific_data.error
             stopped = error is not None and error.cls_name == _INTERRUPTED
             on_progress("interrupted" if stopped else "failed", event.step_key or "step")
 
     return listener
+
+
+def _failed_check(evaluation: Any) -> tuple[str, str]:
+    """``check failed`` (severity ERROR) or ``check warned`` (WARN), the check, and why if known.
+
+    A source's freshness says how old its newest row is (``_freshness``), or what kept it from
+    being judged.
+    """
+    check = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+    warned = getattr(evaluation.severity, "value", "ERROR") == "WARN"
+    metadata = evaluation.metadata or {}
+
+    def value(name: str) -> Any:
+        item = metadata.get(name)
+        return getattr(item, "value", item)
+
+    if value("problem"):
+        check += f": {value('problem')}"
+    elif value("age"):
+        limit = value("error_after_seconds" if not warned else "warn_after_seconds")
+        check += f": newest row {value('age')} old"
+        if isinstance(limit, (int, float)):
+            from floe_scaffold.components._freshness import human_duration
+
+            check += f" (allowed: {human_duration(limit)})"
+    return ("check warned" if warned else "check failed"), check
 
 
 def _row_counts(result: Any) -> dict[str, int]:

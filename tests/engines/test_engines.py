@@ -109,11 +109,67 @@ def test_the_generated_project_materializes_on_the_engine(
     outputs = [output for event in completed for output in event.get("outputs", [])]
     assert {output["name"].rsplit(".", 1)[-1] for output in outputs} >= MODELS
     assert all(output["namespace"].startswith(engine.namespace) for output in outputs), outputs
+    # The source's freshness was asked of the engine: the starter's orders end in 2024 (WARN).
+    freshness = _freshness(dest)
+    assert "age_seconds" in freshness.metadata, freshness.metadata
+    assert not freshness.passed and freshness.severity.value == "WARN"
+    # A second run on a local Spark session costs minutes; DuckDB and PostgreSQL show it.
+    if not engine.namespace.startswith("spark"):
+        _second_run_is_incremental(dest, env, done.stdout)
     secret = engine.env.get("FLOE_POSTGRES_PASSWORD") or engine.env.get("PG_IT_PASSWORD")
     if secret:
         for path in dest.rglob("*"):
             if path.is_file() and path.suffix in {".yml", ".json", ".jsonl", ".log", ".sql"}:
                 assert secret not in path.read_text(encoding="utf-8", errors="replace"), path
+
+
+def _second_run_is_incremental(project: Path, env: dict[str, str], first_stdout: str) -> None:
+    """Run again: the incremental model takes its incremental path (no new day: no new row)."""
+    first = _compiled(project, "daily_orders")
+    assert first and all("where order_date >" not in sql for sql in first.values()), "full build"
+    again = run_in(project, str(BIN / "floe"), "run", env=env)
+    assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]
+    second = {
+        path: sql for path, sql in _compiled(project, "daily_orders").items() if path not in first
+    }
+    assert second and all("where order_date >" in sql for sql in second.values()), "incremental"
+    assert _rows(first_stdout)["daily_orders"] == _rows(again.stdout)["daily_orders"] != "0"
+
+
+def _freshness(project: Path) -> Any:
+    """The latest evaluation of the source's freshness check, from the project's instance."""
+    import dagster as dg
+    from dagster._core.events import DagsterEventType
+
+    with dg.DagsterInstance.from_config(str(project / ".dagster_home")) as instance:
+        (run,) = instance.get_runs()
+        records = instance.get_records_for_run(
+            run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
+        ).records
+    evaluations: list[Any] = [
+        record.event_log_entry.get_dagster_event().event_specific_data for record in records
+    ]
+    (found,) = [e for e in evaluations if e.check_name == "source_freshness"]
+    return found
+
+
+def _compiled(project: Path, model: str) -> dict[Path, str]:
+    """The model's SQL as each dbt invocation compiled it (dagster-dbt gives each its folder)."""
+    return {
+        path: path.read_text(encoding="utf-8")
+        for path in (project / "dbt/target").rglob(f"{model}.sql")
+        if "compiled" in path.parts
+    }
+
+
+def _rows(stdout: str) -> dict[str, str]:
+    """asset -> the rows cell of floe run's summary table."""
+    rows = {}
+    for line in stdout.splitlines():
+        cells = [cell.strip() for cell in line.split("│")[1:-1]]
+        if len(cells) == 4 and cells[0] in ASSETS:
+            rows[cells[0]] = cells[3]
+    return rows
 
 
 @pytest.mark.requirement("FR-002")

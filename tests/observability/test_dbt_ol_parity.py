@@ -172,7 +172,7 @@ def test_the_demo_names_every_job_and_dataset_as_dbt_ol_does(
     project = _copy(demo_template, tmp_path)
     theirs, ours = _side_by_side(project, lineage_receiver, tmp_path)
     assert_same_lineage(theirs, ours)
-    assert assert_same_assertions(theirs, ours) == 5, "one test job per tested model"
+    assert assert_same_assertions(theirs, ours) == 6, "one test job per tested model"
     assert_same_compiled_sql(theirs, ours)
     assert_no_escape_sequences(ours)
     namespaces = {item["namespace"] for e in theirs for item in e["outputs"]}
@@ -206,7 +206,7 @@ def test_package_macros_snapshots_and_singular_tests_match_dbt_ol(
     )
     theirs, ours = _side_by_side(project, lineage_receiver, tmp_path)
     assert_same_lineage(theirs, ours)
-    assert assert_same_assertions(theirs, ours) == 5
+    assert assert_same_assertions(theirs, ours) == 6
     assert_same_compiled_sql(theirs, ours)
     assert_no_escape_sequences(ours)
     jobs = {e["job"]["name"] for e in ours}
@@ -236,7 +236,7 @@ def test_a_failing_build_fails_the_jobs_dbt_ol_fails(
     )
     theirs, ours = _side_by_side(project, lineage_receiver, tmp_path, code=1)
     assert_same_lineage(theirs, ours)
-    assert assert_same_assertions(theirs, ours) == 5, "skipped tests count as failed (dbt-ol)"
+    assert assert_same_assertions(theirs, ours) == 6, "skipped tests count as failed (dbt-ol)"
     assert_no_escape_sequences(ours)
     ended = {name: e["eventType"] for name, e in terminal(ours).items()}
     assert ended["warehouse.main.shop.orders.build.run"] == "FAIL"
@@ -352,7 +352,7 @@ def test_other_targets_name_as_openlineage_dbt_does(
     document = yaml.safe_load((profiles / "profiles.yml").read_text(encoding="utf-8"))
     ours = floe_events(manifest, document["floe"]["outputs"]["dev"], tmp_path / "events.jsonl")
     assert_same_lineage(theirs, ours)
-    assert assert_same_assertions(theirs, ours) == 6, "5 models and a source are tested"
+    assert assert_same_assertions(theirs, ours) == 7, "6 models and a source are tested"
     jobs = {e["job"]["name"] for e in theirs}
     assert any(".source.project.shop.events.build.test" in job for job in jobs)
     assert any(job.endswith(".orders_snapshot.build.snapshot") for job in jobs)

@@ -129,7 +129,10 @@ def test_a_floe_run_shows_in_floe_dev_which_stops_cleanly_on_sigterm(
             record.event_log_entry.get_dagster_event().event_specific_data for record in checks
         ]
         assert len(evaluations) >= 5
-        assert all(evaluation.passed for evaluation in evaluations)
+        # dbt's tests pass; the source's freshness warns (the starter's orders end in 2024)
+        stale = [e for e in evaluations if e.check_name == "source_freshness"]
+        assert [(e.passed, e.severity.value) for e in stale] == [(False, "WARN")]
+        assert all(e.passed for e in evaluations if e.check_name != "source_freshness")
 
     # `floe dev` on the same project shows that run, from the same instance.
     port = _free_port()
@@ -214,7 +217,8 @@ def test_the_generated_tests_record_in_the_project_instance(
 
     with dg.DagsterInstance.from_config(str(project / ".dagster_home")) as instance:
         runs = instance.get_runs()
-        assert [run.status for run in runs] == [dg.DagsterRunStatus.SUCCESS]
+        # two runs: the generated test runs the assets again to take the incremental path
+        assert [run.status for run in runs] == [dg.DagsterRunStatus.SUCCESS] * 2
         event = instance.get_latest_materialization_event(dg.AssetKey("customers"))
         assert event is not None and event.run_id == runs[0].run_id
 

@@ -31,7 +31,7 @@ from floe_scaffold.components._dagster_workaround import (
 )
 from floe_scaffold.components._lazy_manifest import ManifestChangedError, ManifestSource
 from floe_scaffold.components._manifest import check_acyclic
-from floe_scaffold.components._spec_cache import cache_key, load_specs
+from floe_scaffold.components._spec_cache import FORMAT, cache_key, load_specs
 from floe_scaffold.components._translator import FloeTranslator
 from tests.manifests import synthetic_manifest, write_manifest
 
@@ -74,7 +74,7 @@ def _ours(
         translator=FloeTranslator(classifications),
         name="dbt_build",
         settings={"classifications": classifications},
-    )
+    ).assets
 
 
 def _reference(
@@ -123,7 +123,7 @@ def test_demo_graph_is_identical_cold_warm_and_without_the_workaround(demo_proje
     _same_cold_warm_and_reference(project, manifest_path, CLASSIFIED)
     # the check specs are there, with what the UI shows of them
     warm = _ours(project, manifest_path, CLASSIFIED)
-    assert len(list(warm.check_specs)) == 13
+    assert len(list(warm.check_specs)) == 15  # dbt's data tests
     customers = warm.specs_by_key[dg.AssetKey("customers")]
     assert customers.owners == ["team:analytics"]
     assert customers.group_name == "marts"
@@ -167,7 +167,7 @@ def _cached_project(tmp_path: Path) -> tuple[DbtProject, Path, str, Path]:
     [
         lambda text: text[: len(text) // 2],  # truncated
         lambda _: "not json at all",
-        lambda text: text.replace('"floe-spec-cache/1"', '"floe-spec-cache/0"'),  # old format
+        lambda text: text.replace(json.dumps(FORMAT), '"floe-spec-cache/0"'),  # old format
         lambda text: text.replace('"group_name":', '"group":'),  # a field missing
         lambda text: text.replace('"value",', '"value",-'),  # an index out of range
         lambda _: "",
@@ -180,7 +180,7 @@ def test_a_corrupt_entry_is_rebuilt_silently(tmp_path: Path, damage: Callable[[s
     assert _snapshot(_ours(project, manifest_path, {})) == expected
     (rewritten,) = _entries(project)
     assert rewritten == entry
-    assert json.loads(entry.read_bytes())["format"] == "floe-spec-cache/1", "rewritten whole"
+    assert json.loads(entry.read_bytes())["format"] == FORMAT, "rewritten whole"
 
 
 def test_a_changed_manifest_or_setting_is_another_key(tmp_path: Path) -> None:
@@ -290,7 +290,7 @@ def test_a_warm_load_parses_no_manifest_and_a_run_gets_it_whole(tmp_path: Path) 
         translator=FloeTranslator({}),
         name="dbt_build",
         settings={"classifications": {}},
-    )
+    ).assets
     assert not source.parsed, "the warm load read the entry, not the manifest"
     from dagster_dbt.asset_utils import get_manifest_and_translator_from_dbt_assets
 

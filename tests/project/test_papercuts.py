@@ -41,7 +41,8 @@ def test_generated_files_honour_the_umask(umask: Any, tmp_path: Path, mask: int,
 def test_the_dagster_step_says_what_it_runs(demo_project: Path, loaded_definitions: Any) -> None:
     defs = loaded_definitions(demo_project, "jaffle")
     job = defs.resolve_implicit_global_asset_job_def()
-    assert [node.name for node in job.graph.node_defs] == ["dbt_build"]
+    steps = sorted(node.name for node in job.graph.node_defs)
+    assert steps == ["dbt_build", "dbt_source_freshness"]  # dbt, then the sources' freshness
 
 
 def _git_log(project: Path, env: dict[str, str] | None = None) -> str:

@@ -106,7 +106,7 @@ def test_the_generated_projects_own_checks_pass(
     assert ran.returncode == 0, ran.stdout + ran.stderr
     tests = run_in(project, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider")
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "3 passed" in tests.stdout
+    assert "4 passed" in tests.stdout
     check = run_in(project, str(BIN / "dg"), "check", "defs")
     assert check.returncode == 0, check.stdout + check.stderr
     assert "All definitions loaded successfully" in check.stdout + check.stderr

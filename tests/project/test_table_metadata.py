@@ -21,9 +21,9 @@ import yaml
 from floe_scaffold.components._table_metadata import (
     TableMetadataSettings,
     TableMetadataSource,
-    _ask,
     _Relation,
     _release,
+    _round,
     load_adapter,
 )
 from floe_scaffold.project import init_project
@@ -195,7 +195,7 @@ def test_many_relations_are_asked_in_batches(tmp_path: Path) -> None:
         text=True,
     )
     assert holder.stdout is not None and holder.stdout.readline() == "held\n"
-    found = _ask(adapter, relations, TableMetadataSettings(count_views=False))
+    found, _ = _round(adapter, relations, TableMetadataSettings(count_views=False), ())
     assert holder.wait(timeout=30) == 0
     holder.stdout.close()
     _release(adapter)

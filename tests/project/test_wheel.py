@@ -221,7 +221,7 @@ def test_the_generated_readmes_setup_installs_the_project_in_a_fresh_virtualenv(
         timeout=1500,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
-    assert re.search(r"\b3 passed\b", done.stdout), done.stdout[-2000:]
+    assert re.search(r"\b4 passed\b", done.stdout), done.stdout[-2000:]
     assert "All definitions loaded successfully" in done.stdout + done.stderr, "dg check defs"
     venv_python = project / ".venv" / "bin" / "python"
     shown = subprocess.run(

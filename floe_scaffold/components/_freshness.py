@@ -1,0 +1,280 @@
+"""dbt source freshness as Dagster asset checks, asked of the warehouse after the seeds load.
+
+dagster-dbt has no runner for ``dbt source freshness`` (dagster-io/dagster#29786) and its
+``build_freshness_checks_from_dbt_assets`` covers models only, from Dagster's last
+materialization. What Dagster users look for on a source is an asset check on the source's asset
+(as Dagster's own demo does): one ``source_freshness`` check per dbt source table that declares
+``freshness`` and ``loaded_at_field``, all in one multi-asset check (its step
+``dbt_source_freshness``) beside the dbt assets: it runs after the seeds that write a source's
+table, alone from the UI's "Execute" without starting dbt, and it stays out of dagster-dbt's
+selection logic (which maps every check of the dbt assets to a dbt node to select).
+
+It is computed here, not by running ``dbt source freshness``: that would be a second dbt process
+(its start alone costs seconds) and a ``sources.json`` to parse, while one ``UNION ALL`` of
+``max(loaded_at_field)`` through the dbt adapter answers every source
+(``_table_metadata.freshness_results``). The age is judged as dbt judges it: older than
+``error_after`` fails with severity ERROR, older than ``warn_after`` with WARN, else it passes.
+A check never blocks downstream assets.
+"""
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any
+
+import dagster as dg
+from dagster import AssetCheckExecutionContext
+
+from floe_scaffold.components._dagster_workaround import keeping_checks_class
+
+__all__ = [
+    "CHECK_NAME",
+    "OP_NAME",
+    "FreshnessSource",
+    "evaluate",
+    "freshness_check_specs",
+    "freshness_checks",
+    "freshness_sources",
+    "human_duration",
+    "judge",
+    "source_asset_specs",
+]
+
+#: The name of the check on each source's asset.
+CHECK_NAME = "source_freshness"
+#: The name of the multi-asset check (its step in a run) that judges every source.
+OP_NAME = "dbt_source_freshness"
+_PERIOD_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+#: Sources asked per query: one ``UNION ALL`` of at most this many ``max()``.
+_PER_QUERY = 200
+
+AssetKeyOf = Callable[[Mapping[str, Any]], dg.AssetKey]
+
+
+@dataclass(frozen=True)
+class FreshnessSource:
+    """One dbt source table with a freshness rule: where it is and how old it may be."""
+
+    unique_id: str
+    asset_key: dg.AssetKey
+    relation_name: str
+    loaded_at_field: str
+    warn_after: float | None  # seconds
+    error_after: float | None  # seconds
+    filter: str | None
+    loaded_by: tuple[dg.AssetKey, ...] = ()  # the seeds that write the source's table
+
+    @property
+    def check_key(self) -> dg.AssetCheckKey:
+        """The key of this source's freshness check."""
+        return dg.AssetCheckKey(self.asset_key, CHECK_NAME)
+
+
+def _threshold(rule: Any) -> float | None:
+    if not isinstance(rule, Mapping):
+        return None
+    count, period = rule.get("count"), rule.get("period")
+    if not isinstance(count, int) or count <= 0 or period not in _PERIOD_SECONDS:
+        return None
+    return float(count * _PERIOD_SECONDS[str(period)])
+
+
+def _setting(source: Mapping[str, Any], name: str) -> Any:
+    """A source setting, from ``config`` (dbt >= 1.10) or the top level (older dbt)."""
+    config = source.get("config") or {}
+    value = config.get(name) if isinstance(config, Mapping) else None
+    return value if value is not None else source.get(name)
+
+
+def freshness_sources(
+    manifest: Mapping[str, Any], asset_key_of: AssetKeyOf
+) -> list[FreshnessSource]:
+    """The manifest's source tables with a ``loaded_at_field`` and a warn or error threshold."""
+    seeds: dict[str, list[dg.AssetKey]] = {}
+    for node in (manifest.get("nodes") or {}).values():
+        if node.get("resource_type") == "seed" and node.get("relation_name"):
+            seeds.setdefault(str(node["relation_name"]).lower(), []).append(asset_key_of(node))
+    found = []
+    for unique_id, source in sorted((manifest.get("sources") or {}).items()):
+        freshness = _setting(source, "freshness")
+        loaded_at = _setting(source, "loaded_at_field")
+        relation = source.get("relation_name")
+        if not isinstance(freshness, Mapping) or not loaded_at or not relation:
+            continue
+        warn, error = (
+            _threshold(freshness.get("warn_after")),
+            _threshold(freshness.get("error_after")),
+        )
+        if warn is None and error is None:
+            continue
+        where = freshness.get("filter")
+        found.append(
+            FreshnessSource(
+                unique_id=unique_id,
+                asset_key=asset_key_of(source),
+                relation_name=str(relation),
+                loaded_at_field=str(loaded_at),
+                warn_after=warn,
+                error_after=error,
+                filter=str(where) if where else None,
+                loaded_by=tuple(seeds.get(str(relation).lower(), ())),
+            )
+        )
+    return found
+
+
+def freshness_check_specs(sources: Iterable[FreshnessSource]) -> list[dg.AssetCheckSpec]:
+    """One non-blocking ``source_freshness`` check spec per source."""
+    return [
+        dg.AssetCheckSpec(
+            CHECK_NAME,
+            asset=source.asset_key,
+            description=f"dbt source freshness of {source.unique_id.split('.', 2)[-1]}: the "
+            f"newest {source.loaded_at_field} against the source's warn_after/error_after.",
+            additional_deps=list(source.loaded_by),
+            metadata={"dbt/unique_id": source.unique_id},
+        )
+        for source in sources
+    ]
+
+
+def source_asset_specs(
+    check_specs: Iterable[dg.AssetCheckSpec], produced: Iterable[dg.AssetKey]
+) -> list[dg.AssetSpec]:
+    """An external asset for each checked source the dbt assets do not produce.
+
+    Its upstream assets are the seeds that write its table (the check's additional deps), so a
+    source loaded by a seed sits between the seed and the models that read it.
+    """
+    made = set(produced)
+    specs: dict[dg.AssetKey, dg.AssetSpec] = {}
+    for check in check_specs:
+        if check.name != CHECK_NAME or check.asset_key in made or check.asset_key in specs:
+            continue
+        specs[check.asset_key] = dg.AssetSpec(
+            check.asset_key,
+            deps=[dep.asset_key for dep in check.additional_deps],
+            description="A dbt source: a table loaded outside dbt, checked for freshness.",
+            group_name="sources",
+            kinds={"dbt"},
+        )
+    return list(specs.values())
+
+
+def human_duration(seconds: float) -> str:
+    """``seconds`` as people say it: ``90 s``, ``12 min``, ``47 h``, ``1,057 days``."""
+    seconds = max(float(seconds), 0.0)
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"{int(seconds // size):,} {unit}"
+    return f"{int(seconds)} s"
+
+
+def _as_utc(value: Any) -> datetime | None:
+    """A warehouse's timestamp as an aware UTC datetime (naive ones are UTC, as dbt reads them)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    return None
+
+
+def judge(
+    source: FreshnessSource, loaded_at: Any, now: datetime, *, problem: str | None = None
+) -> dg.AssetCheckResult:
+    """The check result of ``source`` whose newest row was loaded at ``loaded_at``."""
+    newest = _as_utc(loaded_at)
+    metadata: dict[str, Any] = {
+        "dbt/unique_id": source.unique_id,
+        "loaded_at_field": source.loaded_at_field,
+    }
+    for name, seconds in (
+        ("warn_after_seconds", source.warn_after),
+        ("error_after_seconds", source.error_after),
+    ):
+        if seconds is not None:
+            metadata[name] = dg.MetadataValue.float(float(seconds))
+    if newest is None:
+        metadata["problem"] = problem or "the source has no rows to judge"
+        return dg.AssetCheckResult(
+            asset_key=source.asset_key,
+            check_name=CHECK_NAME,
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata=metadata,
+        )
+    age = (now - newest).total_seconds()
+    metadata["max_loaded_at"] = dg.MetadataValue.timestamp(newest)
+    metadata["age_seconds"] = dg.MetadataValue.float(age)
+    metadata["age"] = human_duration(age)
+    if source.error_after is not None and age > source.error_after:
+        passed, severity = False, dg.AssetCheckSeverity.ERROR
+    elif source.warn_after is not None and age > source.warn_after:
+        passed, severity = False, dg.AssetCheckSeverity.WARN
+    else:
+        passed, severity = True, dg.AssetCheckSeverity.WARN
+    return dg.AssetCheckResult(
+        asset_key=source.asset_key,
+        check_name=CHECK_NAME,
+        passed=passed,
+        severity=severity,
+        metadata=metadata,
+    )
+
+
+def evaluate(
+    adapter: Any, sources: Sequence[FreshnessSource], now: datetime
+) -> list[dg.AssetCheckResult]:
+    """Each source's check result, from one ``UNION ALL`` of ``max(loaded_at)`` per 200 sources.
+
+    ``adapter`` is a dbt adapter with an open connection; a query the warehouse refuses makes
+    every source of it a failed WARN result that says why (the run goes on).
+    """
+    results: list[dg.AssetCheckResult] = []
+    for start in range(0, len(sources), _PER_QUERY):
+        chunk = sources[start : start + _PER_QUERY]
+        sql = " union all ".join(
+            f"select {index} as floe_index, cast(max({source.loaded_at_field}) as timestamp) "  # noqa: S608 - the project's own dbt source settings
+            f"as floe_loaded_at from {source.relation_name}"
+            + (f" where {source.filter}" if source.filter else "")
+            for index, source in enumerate(chunk)
+        )
+        try:
+            _, table = adapter.execute(sql, fetch=True)
+        except Exception as error:  # noqa: BLE001 - any adapter's error is reported, not raised
+            problem = f"the warehouse did not answer the freshness query: {error}"
+            results.extend(judge(source, None, now, problem=problem) for source in chunk)
+            continue
+        newest = {int(index): value for index, value in (tuple(row) for row in table.rows)}
+        results.extend(judge(source, newest.get(index), now) for index, source in enumerate(chunk))
+    return results
+
+
+Judge = Callable[[Sequence[FreshnessSource]], list[dg.AssetCheckResult]]
+
+
+def freshness_checks(
+    specs: Sequence[dg.AssetCheckSpec],
+    sources: Callable[[], Sequence[FreshnessSource]],
+    judge_all: Judge,
+) -> dg.AssetChecksDefinition | None:
+    """The multi-asset check ``dbt_source_freshness`` over ``specs``; None if there are none.
+
+    ``sources`` gives the manifest's sources with a freshness rule (called when the check runs:
+    loading the definitions parses no manifest), ``judge_all`` their results
+    (``_table_metadata.freshness_results``). Only the selected checks are asked.
+    """
+    if not specs:
+        return None
+
+    @dg.multi_asset_check(specs=list(specs), name=OP_NAME, can_subset=True)
+    def dbt_source_freshness(context: AssetCheckExecutionContext) -> Iterator[Any]:
+        selected = context.selected_asset_check_keys
+        yield from judge_all([one for one in sources() if one.check_key in selected])
+
+    return keeping_checks_class(dbt_source_freshness)  # type: ignore[no-any-return]
