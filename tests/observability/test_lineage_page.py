@@ -125,6 +125,7 @@ def _check_dom(page: Any, expected: dict[str, Any], requests: list[str], own: st
 
 
 def _check_details(page: Any, key: str) -> Any:
+    page.click("#fit")  # the whole graph in view (the first view may show only its first layers)
     page.click(f'.node[data-key="{key}"]', force=True)
     page.wait_for_selector(f'#details[data-key="{key}"]')
     return page

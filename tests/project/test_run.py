@@ -95,6 +95,7 @@ def test_the_generated_projects_own_tests_pass(demo_project: Path, tmp_path: Pat
     # definitions load, the asset graph, the sources' freshness checks, every asset
     # materialized (twice: the incremental model's second run)
     assert "4 passed" in done.stdout
+    assert "warning" not in done.stdout.lower(), done.stdout[-3000:]
 
 
 def test_floe_run_selects_with_dbt_syntax(demo_project: Path, tmp_path: Path) -> None:
