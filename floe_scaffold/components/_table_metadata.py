@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -127,7 +128,7 @@ def with_table_metadata(
         adapter = loader.result()
         if adapter is not None:
             try:
-                metadata, _ = _round(adapter, relations, settings, ())
+                metadata = _ask(adapter, relations, settings)
             except Exception as error:  # noqa: BLE001 - the run goes on without the metadata
                 _LOG.warning("floe: no table metadata: the warehouse connection failed: %s", error)
             finally:
@@ -153,8 +154,8 @@ def freshness_results(
         adapter, problem = None, f"cannot load the dbt adapter of the profile: {error}"
     if adapter is not None:
         try:
-            _, checks = _round(adapter, (), TableMetadataSettings(), sources)
-            return checks
+            with _connected(adapter):
+                return evaluate(adapter, sources, datetime.now(timezone.utc))
         except Exception as error:  # noqa: BLE001 - reported in each result below
             problem = f"the warehouse connection failed: {error}"
         finally:
@@ -163,18 +164,12 @@ def freshness_results(
     return [judge(one, None, now, problem=problem) for one in sources]
 
 
-def _round(
-    adapter: Any,
-    relations: Sequence[_Relation],
-    settings: TableMetadataSettings,
-    freshness: Sequence[FreshnessSource],
-) -> tuple[dict[str, dict[str, Any]], list[dg.AssetCheckResult]]:
-    """One connection: the relations' metadata, then the sources' freshness checks."""
+@contextmanager
+def _connected(adapter: Any) -> Iterator[None]:
+    """The adapter's connection open, once the database lets a reader in."""
     with adapter.connection_named("floe_table_metadata"):
         _wait_for_the_database(adapter)
-        metadata = _ask(adapter, relations, settings) if relations else {}
-        checks = evaluate(adapter, freshness, datetime.now(timezone.utc)) if freshness else []
-    return metadata, checks
+        yield
 
 
 def _release(adapter: Any) -> None:
@@ -228,25 +223,23 @@ def _ask(
     relations: Sequence[_Relation],
     settings: TableMetadataSettings,
 ) -> dict[str, dict[str, Any]]:
-    """The metadata of each relation, by unique id: one query for columns, one for counts.
-
-    Called with the connection open (``_round``).
-    """
+    """The metadata of each relation, by unique id: one query for columns, one for counts."""
     found: dict[str, dict[str, Any]] = {relation.unique_id: {} for relation in relations}
-    if settings.column_types:
-        columns = _columns(adapter, relations)
-        for relation in relations:
-            listed = columns.get(relation.key)
-            if listed:
-                schema = dg.TableSchema(
-                    columns=[dg.TableColumn(name, type_) for name, type_ in listed]
-                )
-                found[relation.unique_id][COLUMN_SCHEMA] = dg.MetadataValue.table_schema(schema)
-    if settings.row_counts:
-        counted = [r for r in relations if settings.count_views or not r.view]
-        counts = _counts(adapter, counted)
-        for unique_id, count in counts.items():
-            found[unique_id][ROW_COUNT] = dg.MetadataValue.int(count)
+    with _connected(adapter):
+        if settings.column_types:
+            columns = _columns(adapter, relations)
+            for relation in relations:
+                listed = columns.get(relation.key)
+                if listed:
+                    schema = dg.TableSchema(
+                        columns=[dg.TableColumn(name, type_) for name, type_ in listed]
+                    )
+                    found[relation.unique_id][COLUMN_SCHEMA] = dg.MetadataValue.table_schema(schema)
+        if settings.row_counts:
+            counted = [r for r in relations if settings.count_views or not r.view]
+            counts = _counts(adapter, counted)
+            for unique_id, count in counts.items():
+                found[unique_id][ROW_COUNT] = dg.MetadataValue.int(count)
     return found
 
 

@@ -16,7 +16,7 @@ from floe_scaffold.project import init_project
 from tests.helpers import GOLDEN_DIR, build_contract, contract_for, write_json
 from tests.observability.lineage_receiver import LineageReceiver
 from tests.postgres import PostgresInfo
-from tests.project.conftest import BIN, DEMO_ASSETS, quiet_env, run_in
+from tests.project.conftest import BIN, DEMO_ASSETS, quiet_env, run_in, summary_row_counts
 
 pytestmark = pytest.mark.slow
 
@@ -133,7 +133,8 @@ def _second_run_is_incremental(project: Path, env: dict[str, str], first_stdout:
         path: sql for path, sql in _compiled(project, "daily_orders").items() if path not in first
     }
     assert second and all("where order_date >" in sql for sql in second.values()), "incremental"
-    assert _rows(first_stdout)["daily_orders"] == _rows(again.stdout)["daily_orders"] != "0"
+    first_rows, second_rows = summary_row_counts(first_stdout), summary_row_counts(again.stdout)
+    assert first_rows["daily_orders"] == second_rows["daily_orders"] != "0"
 
 
 def _freshness(project: Path) -> Any:
@@ -160,16 +161,6 @@ def _compiled(project: Path, model: str) -> dict[Path, str]:
         for path in (project / "dbt/target").rglob(f"{model}.sql")
         if "compiled" in path.parts
     }
-
-
-def _rows(stdout: str) -> dict[str, str]:
-    """asset -> the rows cell of floe run's summary table."""
-    rows = {}
-    for line in stdout.splitlines():
-        cells = [cell.strip() for cell in line.split("│")[1:-1]]
-        if len(cells) == 4 and cells[0] in ASSETS:
-            rows[cells[0]] = cells[3]
-    return rows
 
 
 @pytest.mark.requirement("FR-002")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from floe_scaffold.project import init_project
 
@@ -44,7 +45,7 @@ def run_in(
 
 
 #: The assets of the demo project (3 seeds, 6 models; its ephemeral model is not an asset, and
-#: its source `shop.raw_orders` is the seed `raw_orders`'s asset).
+#: its source `shop.raw_orders` is an external asset: checked, never materialized).
 DEMO_ASSETS = frozenset(
     {
         "raw_customers",
@@ -101,3 +102,25 @@ def loaded_definitions() -> Iterator[Any]:
         sys.path.remove(source)
         for name in [name for name in sys.modules if name.split(".")[0] == package]:
             del sys.modules[name]
+
+
+def summary_row_counts(stdout: str) -> dict[str, str]:
+    """Demo asset -> the rows cell of the summary table ``floe run`` prints."""
+    rows = {}
+    for line in stdout.splitlines():
+        cells = [cell.strip() for cell in line.split("│")[1:-1]]
+        if len(cells) == 4 and cells[0] in DEMO_ASSETS:
+            rows[cells[0]] = cells[3]
+    return rows
+
+
+def duckdb_dbt_project(root: Path, name: str) -> Path:
+    """``root/dbt``: a dbt project named ``name`` with a profile on the DuckDB file ``w.db``."""
+    project = root / "dbt"
+    project.mkdir()
+    (project / "dbt_project.yml").write_text(
+        yaml.safe_dump({"name": name, "version": "1.0.0", "profile": name}), encoding="utf-8"
+    )
+    profiles = {name: {"target": "dev", "outputs": {"dev": {"type": "duckdb", "path": "w.db"}}}}
+    (project / "profiles.yml").write_text(yaml.safe_dump(profiles), encoding="utf-8")
+    return project

@@ -8,7 +8,6 @@ from typing import Any
 import dagster as dg
 import duckdb
 import pytest
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +22,7 @@ from floe_scaffold.components._freshness import (
     source_asset_specs,
 )
 from floe_scaffold.components._table_metadata import TableMetadataSource, _release, load_adapter
-from tests.project.conftest import BIN, run_in
+from tests.project.conftest import BIN, duckdb_dbt_project, run_in
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -112,13 +111,7 @@ def _meta(result: dg.AssetCheckResult, name: str) -> Any:
 
 def test_freshness_is_asked_of_the_warehouse_in_one_round(tmp_path: Path) -> None:
     """A fresh, a stale (error), a filtered and an empty source; a bad expression reports why."""
-    project = tmp_path / "dbt"
-    project.mkdir()
-    (project / "dbt_project.yml").write_text(
-        yaml.safe_dump({"name": "f", "version": "1.0.0", "profile": "f"}), encoding="utf-8"
-    )
-    profiles = {"f": {"target": "dev", "outputs": {"dev": {"type": "duckdb", "path": "w.db"}}}}
-    (project / "profiles.yml").write_text(yaml.safe_dump(profiles), encoding="utf-8")
+    project = duckdb_dbt_project(tmp_path, "f")
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     with duckdb.connect(str(project / "w.db")) as connection:
         connection.execute("create table events (loaded_at timestamp, kind varchar)")

@@ -21,16 +21,22 @@ import yaml
 from floe_scaffold.components._table_metadata import (
     TableMetadataSettings,
     TableMetadataSource,
+    _ask,
     _Relation,
     _release,
-    _round,
     load_adapter,
 )
 from floe_scaffold.project import init_project
 from tests.helpers import contract_for, write_json
 from tests.postgres import PostgresInfo
 from tests.profiles.conftest import postgres_server
-from tests.project.conftest import BIN, DEMO_ASSETS, quiet_env
+from tests.project.conftest import (
+    BIN,
+    DEMO_ASSETS,
+    duckdb_dbt_project,
+    quiet_env,
+    summary_row_counts,
+)
 
 pytestmark = pytest.mark.slow
 __all__ = ["postgres_server"]  # the session fixture, shared with tests/profiles
@@ -81,16 +87,6 @@ def _types(metadata: dict[str, Any]) -> dict[str, str]:
     return {} if schema is None else {c.name: c.type for c in schema.value.columns}
 
 
-def _table_rows(stdout: str) -> dict[str, str]:
-    """asset → the rows cell of floe run's summary table."""
-    rows = {}
-    for line in stdout.splitlines():
-        cells = [cell.strip() for cell in line.split("│")[1:-1]]
-        if len(cells) == 4 and cells[0] in DEMO_ASSETS:
-            rows[cells[0]] = cells[3]
-    return rows
-
-
 def test_on_by_default_every_asset_has_column_types_and_a_row_count(
     demo_project: Path, tmp_path: Path
 ) -> None:
@@ -112,7 +108,7 @@ def test_on_by_default_every_asset_has_column_types_and_a_row_count(
     assert list(types)[:2] == ["customer_id", "first_name"], "in the table's column order"
     assert types["customer_id"] == "INTEGER"
     assert types["lifetime_value"] in {"DOUBLE", "DECIMAL(18,3)"}
-    table = _table_rows(stdout)
+    table = summary_row_counts(stdout)
     assert set(table) == DEMO_ASSETS
     assert table["customers"] == "5", "the summary table shows the warehouse's count"
     assert table["stg_orders"] == "6", "views too"
@@ -126,7 +122,7 @@ def test_switched_in_defs_yaml(demo_project: Path, tmp_path: Path) -> None:
         assert set(_types(metadata[asset]).values()) <= {"?"}, "no type from the warehouse"
         counted = "dagster/row_count" in metadata[asset]
         assert counted == (asset not in VIEWS), asset
-    assert _table_rows(stdout)["stg_orders"] == "", "a view not counted has no rows"
+    assert summary_row_counts(stdout)["stg_orders"] == "", "a view not counted has no rows"
 
 
 def test_postgres_gives_row_counts_and_column_types(
@@ -153,19 +149,13 @@ def test_postgres_gives_row_counts_and_column_types(
     assert types["customer_id"] == "integer"
     assert types["first_name"] in {"text", "character varying"}
     assert metadata["orders"]["dagster/row_count"].value == 6
-    assert _table_rows(stdout)["orders"] == "6"
+    assert summary_row_counts(stdout)["orders"] == "6"
 
 
 def test_many_relations_are_asked_in_batches(tmp_path: Path) -> None:
     """450 tables and views: columns and counts in chunked queries, matched back by name, once
     the process that still locks the file has exited; then the file is free for the next dbt."""
-    project = tmp_path / "dbt"
-    project.mkdir()
-    (project / "dbt_project.yml").write_text(
-        yaml.safe_dump({"name": "many", "version": "1.0.0", "profile": "many"}), encoding="utf-8"
-    )
-    profiles = {"many": {"target": "dev", "outputs": {"dev": {"type": "duckdb", "path": "w.db"}}}}
-    (project / "profiles.yml").write_text(yaml.safe_dump(profiles), encoding="utf-8")
+    project = duckdb_dbt_project(tmp_path, "many")
     relations = []
     with duckdb.connect(str(project / "w.db")) as connection:
         for index in range(450):
@@ -195,7 +185,7 @@ def test_many_relations_are_asked_in_batches(tmp_path: Path) -> None:
         text=True,
     )
     assert holder.stdout is not None and holder.stdout.readline() == "held\n"
-    found, _ = _round(adapter, relations, TableMetadataSettings(count_views=False), ())
+    found = _ask(adapter, relations, TableMetadataSettings(count_views=False))
     assert holder.wait(timeout=30) == 0
     holder.stdout.close()
     _release(adapter)
