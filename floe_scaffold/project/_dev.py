@@ -5,6 +5,13 @@ does (``code_location_name``, the name the deploy files use too), without the de
 name-mismatch warnings of ``dagster dev -m``. It records to the project's Dagster instance
 (``$DAGSTER_HOME``, else ``.dagster_home``), where ``floe run`` records too.
 
+``dg dev`` checks the project's component YAML before it starts anything (``dg check yaml``:
+about 3 s, mostly importing every installed component package, dagster-dbt and dbt among them).
+floe runs that same check beside the UI instead (``dg dev --no-check-yaml``), so the check and
+the code server's load share the two cores rather than queue: a YAML error still stops ``floe
+dev`` with ``dg check yaml``'s own report (file, line, the attribute's path), and the UI is
+announced only once the check has passed.
+
 ``dg dev`` runs in a process group of its own. On SIGINT or SIGTERM, floe sends SIGINT to that
 whole group (what Ctrl-C in a terminal does), so the webserver, the daemon and the code servers
 each shut down; whatever is still running a few seconds later is killed. Installing floe's own
@@ -19,28 +26,53 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
+from typing import IO
 
-from floe_scaffold.errors import SystemFailureError
+from floe_scaffold.errors import EXIT_INVALID_INPUT, FloeError, SystemFailureError
 from floe_scaffold.project._instance import instance_home
 from floe_scaffold.project._locate import ProjectLayout
 
-__all__ = ["dev_command", "dev_environment", "group_members", "serve_dev", "ui_url"]
+__all__ = [
+    "ComponentYamlError",
+    "check_command",
+    "dev_command",
+    "dev_environment",
+    "group_members",
+    "serve_dev",
+    "ui_url",
+]
 
 #: After the stop signal: how long the services get to shut down before they are killed.
 GRACE_SECONDS = 7.0
-_POLL_SECONDS = 0.5
+_POLL_SECONDS = 0.25
+
+
+class ComponentYamlError(FloeError):
+    """The project's component YAML does not validate (exit 1); the message is dg's report."""
+
+    exit_code = EXIT_INVALID_INPUT
+
+
+def _dg() -> str:
+    dg = Path(sys.executable).parent / "dg"
+    return str(dg) if dg.exists() else "dg"
 
 
 def dev_command(layout: ProjectLayout, *, host: str, port: int) -> list[str]:  # noqa: ARG001
-    """``dg dev`` for the project (run in its root), on ``host``:``port``."""
-    dg = Path(sys.executable).parent / "dg"
-    return [str(dg) if dg.exists() else "dg", "dev", "--host", host, "--port", str(port)]
+    """``dg dev`` for the project (run in its root), on ``host``:``port``; floe checks the YAML."""
+    return [_dg(), "dev", "--no-check-yaml", "--host", host, "--port", str(port)]
+
+
+def check_command() -> list[str]:
+    """``dg check yaml`` for the project (run in its root): what ``dg dev`` checks first."""
+    return [_dg(), "check", "yaml"]
 
 
 def dev_environment(layout: ProjectLayout) -> dict[str, str]:
@@ -65,35 +97,69 @@ def serve_dev(
 ) -> int:
     """Run the UI until it exits or floe receives SIGINT/SIGTERM; return its exit code.
 
-    ``on_ready(url)`` is called once, when the UI answers. A stop by signal returns 0, after
-    every process of the UI's group is gone.
+    ``on_ready(url)`` is called once, when the UI answers and the component YAML has passed
+    ``dg check yaml`` (run beside it). A stop by signal returns 0, after every process of the
+    UI's group is gone.
 
     Raises:
         SystemFailureError: ``dg`` cannot be started.
+        ComponentYamlError: the YAML check failed (the UI is stopped first).
 
     """
     command = dev_command(layout, host=host, port=port)
+    environment = dev_environment(layout)
     stop = threading.Event()
-    with _stop_on_signals(stop):
+    with _stop_on_signals(stop), tempfile.TemporaryFile() as report:
+        process = _start(command, layout.root, environment, None)
+        check: subprocess.Popen[bytes] | None = None
+        url, ready, failed = ui_url(host, port), False, False
         try:
-            process = subprocess.Popen(
-                command, cwd=layout.root, env=dev_environment(layout), start_new_session=True
-            )
-        except OSError as error:
-            raise SystemFailureError(
-                f"cannot start {command[0]}: {error.strerror}; install dagster-dg-cli and "
-                "dagster-webserver in this environment (pip install -e '.[dev]' in the project)"
-            ) from None
-        url, ready = ui_url(host, port), False
-        try:
+            check = _start(check_command(), layout.root, environment, report)
             while process.poll() is None and not stop.is_set():
-                if not ready and _answers(url):
+                if check is not None and check.poll() is not None:
+                    failed = check.returncode != 0
+                    check = None
+                    if failed:
+                        break
+                if check is None and not ready and _answers(url):
                     ready = True
                     on_ready(url)
                 stop.wait(_POLL_SECONDS)
         finally:
-            _stop_group(process)
+            if check is not None:
+                check.kill()
+                check.wait()
+            # A UI stopped before it is up (a failed check, an early Ctrl-C) gets SIGTERM:
+            # SIGINT would have each process still importing print a KeyboardInterrupt traceback.
+            _stop_group(process, signal.SIGINT if ready else signal.SIGTERM)
+        if failed and not stop.is_set():
+            report.seek(0)
+            text = report.read().decode("utf-8", errors="replace").rstrip()
+            raise ComponentYamlError(
+                f"the project's component YAML does not validate (dg check yaml):\n{text}\n"
+                "fix what it names, then start floe dev again"
+            )
     return 0 if stop.is_set() else (process.returncode or 0)
+
+
+def _start(
+    command: list[str], root: Path, environment: dict[str, str], output: IO[bytes] | None
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` in ``root``, in a session of its own (floe alone stops it)."""
+    try:
+        return subprocess.Popen(
+            command,
+            cwd=root,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT if output is not None else None,
+            start_new_session=True,
+        )
+    except OSError as error:
+        raise SystemFailureError(
+            f"cannot start {command[0]}: {error.strerror}; install dagster-dg-cli and "
+            "dagster-webserver in this environment (pip install -e '.[dev]' in the project)"
+        ) from None
 
 
 @contextlib.contextmanager
@@ -120,10 +186,10 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _stop_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGINT to the UI's process group, then SIGKILL to whatever is left after the grace."""
+def _stop_group(process: subprocess.Popen[bytes], number: int) -> None:
+    """Signal ``number`` to the UI's process group, then SIGKILL what is left after the grace."""
     group = process.pid
-    _signal_group(group, signal.SIGINT)
+    _signal_group(group, number)
     deadline = time.monotonic() + GRACE_SECONDS
     while time.monotonic() < deadline:
         process.poll()

@@ -252,3 +252,44 @@ def test_a_selected_run_is_recorded_with_only_its_assets(
         # The UI shows a subset run against its job: both snapshots are there.
         assert run.job_snapshot_id is not None
         assert instance.get_job_snapshot(run.job_snapshot_id).lineage_snapshot is not None
+
+
+def _running_in(folder: Path) -> list[int]:
+    """The live processes whose working directory is ``folder``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _alive(int(entry.name)):
+            try:
+                if (entry / "cwd").readlink() == folder:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_floe_dev_stops_with_dgs_report_when_the_component_yaml_is_invalid(
+    demo_project: Path, tmp_path: Path
+) -> None:
+    """`dg check yaml` runs beside the UI: its report, exit 1, no UI announced, nothing left."""
+    project = _copy(demo_project, tmp_path)
+    (defs,) = (project / "src").glob("*/defs/*/defs.yaml")
+    text = defs.read_text(encoding="utf-8")
+    defs.write_text(text.replace("  target: dev\n", "  target: dev\n  targett: x\n"), "utf-8")
+    done = subprocess.run(
+        [str(BIN / "floe"), "dev", "--port", str(_free_port())],
+        cwd=project,
+        env=_env_without_home(project),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=UI_START_SECONDS,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "the project's component YAML does not validate" in done.stderr, output
+    assert f"{defs}:8" in done.stderr, output  # dg's report: file and line ...
+    assert "attributes.targett" in done.stderr, output  # ... and the attribute's path
+    assert "the Dagster UI is at" not in output
+    assert "Traceback" not in output
+    assert _running_in(project.resolve()) == [], "floe dev left processes behind"
