@@ -87,7 +87,7 @@ def _init_vs_scaffold(where: Path, runs: int) -> list[Figure]:
 
 def _dbt_flags(demo: Path) -> list[str]:
     """The flags ``floe run`` gives dbt: its global flags, ``--profile``/``--target`` if any."""
-    from floe_scaffold.components._dbt_defaults import without_defaults
+    from floe_scaffold._dbt_defaults import without_defaults
     from floe_scaffold.components._manifest import DBT_RUN_FLAGS
 
     defs = next((demo / "src").glob("*/defs/*/defs.yaml"))

@@ -77,7 +77,7 @@ def dbt_parse_command(
     ``--target``/``--profile`` only where they are not the defaults, as for the runs (dbt's
     partial parse holds only while these flags stay the same; see ``_dbt_defaults``).
     """
-    from floe_scaffold.components._dbt_defaults import without_defaults
+    from floe_scaffold._dbt_defaults import without_defaults
 
     profile, target = without_defaults(project_dir, profiles_dir, profile, target)
     command = [

@@ -27,8 +27,8 @@ from dagster_dbt import DbtCliResource
 from packaging import version
 from pydantic import model_validator
 
+from floe_scaffold._dbt_defaults import without_defaults
 from floe_scaffold._warm_dbt import warm_client
-from floe_scaffold.components._dbt_defaults import without_defaults
 
 __all__ = ["FloeDbtCliResource", "stop_dbt_processes"]
 

@@ -46,6 +46,7 @@ _ENV_VAR = re.compile(r"""env_var\(\s*(['"])(?P<name>[^'"]+)\1\s*(?P<default>,)?
 class ProfileOutput:
     """The profile output a component's dbt runs use, and where it was read from."""
 
+    project_dir: Path
     profiles_file: Path
     profile: str
     target: str
@@ -90,12 +91,20 @@ class MissingCredentialsError(FloeError):
         return [self.message, *shown, fix]
 
 
-def check_credentials(layout: ProjectLayout, environ: Mapping[str, str] | None = None) -> None:
-    """Raise :class:`MissingCredentialsError` if a variable the run's dbt needs is unset."""
+def check_credentials(
+    layout: ProjectLayout,
+    environ: Mapping[str, str] | None = None,
+    *,
+    outputs: Sequence[ProfileOutput] | None = None,
+) -> None:
+    """Raise :class:`MissingCredentialsError` if a variable the run's dbt needs is unset.
+
+    ``outputs`` are the project's :func:`profile_outputs`, when the caller has them already.
+    """
     environment = os.environ if environ is None else environ
     missing = [
         variable
-        for where in profile_outputs(layout)
+        for where in (profile_outputs(layout) if outputs is None else outputs)
         for variable in missing_variables(where, environment)
     ]
     if missing:
@@ -155,7 +164,7 @@ def _output(root: Path, attributes: Mapping[str, Any]) -> ProfileOutput | None:
     output = outputs.get(target) if target and isinstance(outputs, Mapping) else None
     if not isinstance(output, Mapping) or target is None:
         return None
-    return ProfileOutput(profiles_file, profile, target, output)
+    return ProfileOutput(root / dbt_project, profiles_file, profile, target, output)
 
 
 def _plain(value: object) -> str | None:

@@ -20,15 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from floe_scaffold._dbt_defaults import without_defaults
 from floe_scaffold._dbt_output import (
     TRACEBACK_HINT,
     CleanStream,
     readable_lines,
     without_tracebacks,
 )
-from floe_scaffold._warm_dbt import real_dbt, start_warm_dbt
+from floe_scaffold._warm_dbt import WarmUp, real_dbt, start_warm_dbt
 from floe_scaffold.errors import EXIT_INTERRUPTED, EXIT_INVALID_INPUT, FloeError
-from floe_scaffold.project._credentials import check_credentials
+from floe_scaffold.project._credentials import ProfileOutput, check_credentials, profile_outputs
 from floe_scaffold.project._instance import RunRecorder, instance_home
 from floe_scaffold.project._locate import ProjectLayout
 
@@ -99,11 +100,13 @@ def run_project(
             have stopped and the run is recorded.
 
     """
-    check_credentials(layout)
+    outputs = profile_outputs(layout)
+    check_credentials(layout, outputs=outputs)
     os.environ.setdefault("DAGSTER_IS_DEV_CLI", "1")  # floe run is a development command
     started = time.perf_counter()
-    # dbt starts (imports) now, on the other core, while Dagster gets ready (see _warm_dbt.py)
-    warm = start_warm_dbt(real_dbt())
+    # dbt starts (imports, then parses into a scratch folder) now, on the other core, while
+    # Dagster gets ready (see _warm_dbt.py)
+    warm = start_warm_dbt(real_dbt(), _warm_up(outputs))
     try:
         return _run_project(
             layout, select=select, on_progress=on_progress, debug=debug, started=started
@@ -111,6 +114,18 @@ def run_project(
     finally:
         if warm is not None:
             warm.close()
+
+
+def _warm_up(outputs: list[ProfileOutput]) -> WarmUp | None:
+    """The warm dbt's parse: the project's, with the flags its component gives dbt (if one)."""
+    if len(outputs) != 1:  # the warm dbt serves one command: with several, which is unknown
+        return None
+    (output,) = outputs
+    profiles_dir = output.profiles_file.parent
+    profile, target = without_defaults(
+        output.project_dir, profiles_dir, output.profile, output.target
+    )
+    return WarmUp(output.project_dir, profiles_dir, profile, target)
 
 
 def _run_project(

@@ -17,9 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from floe_scaffold._warm_dbt import real_dbt, start_warm_dbt
-from floe_scaffold.components._dbt_defaults import without_defaults
+from floe_scaffold._dbt_defaults import without_defaults
+from floe_scaffold._warm_dbt import WarmUp, real_dbt, start_warm_dbt
 from floe_scaffold.errors import EXIT_INTERRUPTED
+from floe_scaffold.project._credentials import profile_outputs
+from floe_scaffold.project._locate import locate_project
+from floe_scaffold.project._run import _warm_up
 from tests.project.conftest import BIN, quiet_env, run_in
 
 pytestmark = pytest.mark.slow
@@ -213,3 +216,76 @@ def test_an_unused_warm_dbt_is_stopped_and_removed() -> None:
     warm.close()
     assert warm.process.returncode is not None
     assert not warm.folder.exists()
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``folder``: its size and modification time (ns)."""
+    return {
+        str(path.relative_to(folder)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_a_warm_up_parses_the_project_and_leaves_every_file_as_it_was(
+    demo_project: Path, tmp_path: Path
+) -> None:
+    """The warm dbt's `dbt parse` ran (outcome ok) and changed nothing in target/ or logs/."""
+    project = _copy(demo_project, tmp_path)
+    dbt_dir = project / "dbt"
+    assert (dbt_dir / "target" / "partial_parse.msgpack").is_file()
+    before = _files(dbt_dir)
+    warm = start_warm_dbt(real_dbt(), WarmUp(dbt_dir, project / ".floe" / "profiles", None, None))
+    assert warm is not None
+    try:
+        # The warm process takes a command only after its warm-up: this one waits for it.
+        served = subprocess.run(
+            [str(warm.client), "--version"], capture_output=True, text=True, timeout=300
+        )
+        assert served.returncode == 0, served.stderr
+        assert warm.warm_up_outcome() == "ok"
+        assert not (warm.folder / "warm-up").exists(), "its scratch folder is removed"
+    finally:
+        warm.close()
+    assert _files(dbt_dir) == before, "no file of the dbt project was written or added"
+
+
+def test_a_warm_up_that_fails_still_serves_the_command(tmp_path: Path) -> None:
+    warm = start_warm_dbt(real_dbt(), WarmUp(tmp_path / "no-project", tmp_path, None, None))
+    assert warm is not None
+    try:
+        served = subprocess.run(
+            [str(warm.client), "--version"], capture_output=True, text=True, timeout=300
+        )
+        assert served.returncode == 0, served.stderr
+        assert "Core:" in served.stdout, "dbt's own output, through the same pipe"
+        outcome = warm.warm_up_outcome()
+        assert outcome is not None and outcome.startswith("failed"), outcome
+        assert warm.process.wait(timeout=60) == 0
+    finally:
+        warm.close()
+
+
+def test_the_warm_up_uses_the_flags_the_component_gives_dbt(
+    demo_project: Path, tmp_path: Path
+) -> None:
+    """Defaults dropped as FloeDbtCliResource drops them; a target of the component's kept."""
+    project = _copy(demo_project, tmp_path)
+    layout = locate_project(project)
+    warm_up = _warm_up(profile_outputs(layout))
+    assert warm_up == WarmUp(project / "dbt", project / ".floe" / "profiles", None, None)
+    assert warm_up.argv() == [
+        "parse",
+        "--project-dir",
+        str(project / "dbt"),
+        "--profiles-dir",
+        str(project / ".floe" / "profiles"),
+    ]
+    assert warm_up.partial_parse() == project / "dbt" / "target" / "partial_parse.msgpack"
+
+    profiles = project / ".floe" / "profiles" / "profiles.yml"
+    text = profiles.read_text(encoding="utf-8")
+    profiles.write_text(text.replace("  target: dev\n", "  target: other\n", 1), "utf-8")
+    warm_up = _warm_up(profile_outputs(layout))
+    assert warm_up is not None
+    assert warm_up.argv()[-2:] == ["--target", "dev"], "the component's target, not the default"
