@@ -92,7 +92,7 @@ if warm_up is not None:  # in floe's folder for this process, which floe removes
         )
         if result.success:
             outcome = "ok"
-    except BaseException as error:  # a warm-up only saves time: the command is served anyway
+    except Exception as error:  # a warm-up only saves time: the command is served anyway
         outcome = f"failed: {type(error).__name__}: {error}"
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
