@@ -10,7 +10,8 @@ about 3 s, mostly importing every installed component package, dagster-dbt and d
 floe runs that same check beside the UI instead (``dg dev --no-check-yaml``), so the check and
 the code server's load share the two cores rather than queue: a YAML error still stops ``floe
 dev`` with ``dg check yaml``'s own report (file, line, the attribute's path), and the UI is
-announced only once the check has passed.
+announced only once the check has passed. Once the UI has stopped, the daemon's last heartbeats
+are removed from the project's own instance (:func:`forget_daemon_heartbeats`).
 
 ``dg dev`` runs in a process group of its own. On SIGINT or SIGTERM, floe sends SIGINT to that
 whole group (what Ctrl-C in a terminal does), so the webserver, the daemon and the code servers
@@ -44,6 +45,7 @@ __all__ = [
     "check_command",
     "dev_command",
     "dev_environment",
+    "forget_daemon_heartbeats",
     "group_members",
     "serve_dev",
     "ui_url",
@@ -132,6 +134,8 @@ def serve_dev(
             # A UI stopped before it is up (a failed check, an early Ctrl-C) gets SIGTERM:
             # SIGINT would have each process still importing print a KeyboardInterrupt traceback.
             _stop_group(process, signal.SIGINT if ready else signal.SIGTERM)
+            if "DAGSTER_HOME" not in os.environ:  # the project's own instance: no other daemon
+                forget_daemon_heartbeats(Path(environment["DAGSTER_HOME"]))
         if failed and not stop.is_set():
             report.seek(0)
             text = report.read().decode("utf-8", errors="replace").rstrip()
@@ -160,6 +164,21 @@ def _start(
             f"cannot start {command[0]}: {error.strerror}; install dagster-dg-cli and "
             "dagster-webserver in this environment (pip install -e '.[dev]' in the project)"
         ) from None
+
+
+def forget_daemon_heartbeats(home: Path) -> None:
+    """Remove the heartbeats of the instance's daemons, once none is running.
+
+    Dagster's daemon leaves its last heartbeats when it stops; one started again within a
+    minute finds them and logs an ERROR per daemon type ("Another SENSOR daemon is still
+    sending heartbeats. You likely have multiple daemon processes running at once"). Only
+    cosmetic, so a failure here is ignored.
+    """
+    with contextlib.suppress(Exception):
+        import dagster as dg
+
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            instance.wipe_daemon_heartbeats()
 
 
 @contextlib.contextmanager

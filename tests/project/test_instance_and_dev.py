@@ -197,6 +197,10 @@ def test_a_floe_run_shows_in_floe_dev_which_stops_cleanly_on_sigterm(
     assert left == [], f"still running {stopped_after:.1f} s after SIGTERM: {left}"
     assert stopped_after < STOP_SECONDS, output
     assert group_members(process.pid) == []
+    # The stopped daemon's heartbeats are gone: a `floe dev` started again within a minute
+    # would otherwise log "Another ... daemon is still sending heartbeats" errors.
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert dict(instance.get_daemon_heartbeats()) == {}
 
 
 def test_the_generated_tests_record_in_the_project_instance(
