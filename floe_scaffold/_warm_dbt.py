@@ -21,8 +21,8 @@ idle core. It leaves nothing behind: it reads a copy of the project's ``partial_
 and writes its artefacts and logs to a scratch folder inside the warm process's own temporary
 folder (removed after, and with that folder in any case), with no ``manifest.json``, no usage
 statistics, and no connection to the warehouse (``dbt parse`` opens none). If it fails, or the
-flags differ from the run's (a different target, ``--vars``), the command is served all the
-same, only without that gain; :meth:`WarmDbt.warm_up_outcome` says which.
+flags that key dbt's partial parse differ from the run's, the command is served all the same,
+only without that gain; :meth:`WarmDbt.warm_up_outcome` says which.
 """
 
 from __future__ import annotations
@@ -211,10 +211,12 @@ class WarmUp:
     profiles_dir: Path
     profile: str | None
     target: str | None
+    #: ``--vars`` of the run's command: part of dbt's partial-parse key, like profile and target.
+    dbt_vars: str | None = None
 
     def argv(self) -> list[str]:
         """``dbt parse`` with the flags the run gives dbt (profile/target only if not default)."""
-        flags = [("--profile", self.profile), ("--target", self.target)]
+        flags = [("--profile", self.profile), ("--target", self.target), ("--vars", self.dbt_vars)]
         return [
             "parse",
             "--project-dir",

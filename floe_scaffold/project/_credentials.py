@@ -51,6 +51,8 @@ class ProfileOutput:
     profile: str
     target: str
     output: Mapping[str, Any]
+    #: The component's ``cli_args`` (the dbt command and its flags), when plain strings.
+    cli_args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,13 @@ def _output(root: Path, attributes: Mapping[str, Any]) -> ProfileOutput | None:
     output = outputs.get(target) if target and isinstance(outputs, Mapping) else None
     if not isinstance(output, Mapping) or target is None:
         return None
-    return ProfileOutput(root / dbt_project, profiles_file, profile, target, output)
+    cli_args = attributes.get("cli_args")
+    plain_args = (
+        tuple(cli_args)
+        if isinstance(cli_args, list) and all(isinstance(arg, str) for arg in cli_args)
+        else ()
+    )
+    return ProfileOutput(root / dbt_project, profiles_file, profile, target, output, plain_args)
 
 
 def _plain(value: object) -> str | None:

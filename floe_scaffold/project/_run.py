@@ -125,7 +125,18 @@ def _warm_up(outputs: list[ProfileOutput]) -> WarmUp | None:
     profile, target = without_defaults(
         output.project_dir, profiles_dir, output.profile, output.target
     )
-    return WarmUp(output.project_dir, profiles_dir, profile, target)
+    return WarmUp(output.project_dir, profiles_dir, profile, target, _dbt_vars(output.cli_args))
+
+
+def _dbt_vars(cli_args: Sequence[str]) -> str | None:
+    """The value of ``--vars`` in ``cli_args`` (``--vars V`` or ``--vars=V``; the last wins)."""
+    found = None
+    for index, arg in enumerate(cli_args):
+        if arg == "--vars" and index + 1 < len(cli_args):
+            found = cli_args[index + 1]
+        elif arg.startswith("--vars="):
+            found = arg.removeprefix("--vars=")
+    return found
 
 
 def _run_project(

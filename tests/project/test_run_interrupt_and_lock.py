@@ -289,3 +289,13 @@ def test_the_warm_up_uses_the_flags_the_component_gives_dbt(
     warm_up = _warm_up(profile_outputs(layout))
     assert warm_up is not None
     assert warm_up.argv()[-2:] == ["--target", "dev"], "the component's target, not the default"
+
+    # --vars of the component's command key dbt's partial parse too: the warm-up passes them
+    (defs,) = (project / "src").glob("*/defs/*/defs.yaml")
+    text = defs.read_text(encoding="utf-8")
+    for given in (["--vars", "{day: 1}"], ["--vars={day: 1}"]):
+        args = ", ".join(f"'{arg}'" for arg in ["build", *given, "--full-refresh"])
+        defs.write_text(text.replace("attributes:\n", f"attributes:\n  cli_args: [{args}]\n"))
+        warm_up = _warm_up(profile_outputs(layout))
+        assert warm_up is not None
+        assert warm_up.argv()[-4:] == ["--target", "dev", "--vars", "{day: 1}"], given
