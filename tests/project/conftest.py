@@ -29,6 +29,24 @@ def quiet_env(**extra: str) -> dict[str, str]:
     }
 
 
+def processes_in(directory: Path) -> list[str]:
+    """The command lines of live processes whose working directory is ``directory``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "cwd").readlink() != directory:
+                continue
+            status = (entry / "status").read_text(encoding="utf-8")
+            if "\nState:\tZ" in status:  # a zombie has stopped; only its entry is left
+                continue
+            found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
 def run_in(
     project: Path, *command: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:

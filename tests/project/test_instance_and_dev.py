@@ -23,7 +23,7 @@ import pytest
 
 from floe_scaffold.project._dev import group_members
 from floe_scaffold.project._locate import tomllib
-from tests.project.conftest import BIN, DEMO_ASSETS, quiet_env
+from tests.project.conftest import BIN, DEMO_ASSETS, processes_in, quiet_env
 
 pytestmark = pytest.mark.slow
 
@@ -258,19 +258,6 @@ def test_a_selected_run_is_recorded_with_only_its_assets(
         assert instance.get_job_snapshot(run.job_snapshot_id).lineage_snapshot is not None
 
 
-def _running_in(folder: Path) -> list[int]:
-    """The live processes whose working directory is ``folder``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and _alive(int(entry.name)):
-            try:
-                if (entry / "cwd").readlink() == folder:
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_floe_dev_stops_with_dgs_report_when_the_component_yaml_is_invalid(
     demo_project: Path, tmp_path: Path
@@ -296,4 +283,4 @@ def test_floe_dev_stops_with_dgs_report_when_the_component_yaml_is_invalid(
     assert "attributes.targett" in done.stderr, output  # ... and the attribute's path
     assert "the Dagster UI is at" not in output
     assert "Traceback" not in output
-    assert _running_in(project.resolve()) == [], "floe dev left processes behind"
+    assert processes_in(project.resolve()) == [], "floe dev left processes behind"

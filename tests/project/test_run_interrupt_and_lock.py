@@ -23,7 +23,7 @@ from floe_scaffold.errors import EXIT_INTERRUPTED
 from floe_scaffold.project._credentials import profile_outputs
 from floe_scaffold.project._locate import locate_project
 from floe_scaffold.project._run import _warm_up
-from tests.project.conftest import BIN, quiet_env, run_in
+from tests.project.conftest import BIN, processes_in, quiet_env, run_in
 
 pytestmark = pytest.mark.slow
 
@@ -42,24 +42,6 @@ def _copy(project: Path, tmp_path: Path) -> Path:
     copy = tmp_path / project.name
     shutil.copytree(project, copy, ignore=shutil.ignore_patterns(".dagster_home", "*.duckdb"))
     return copy
-
-
-def _processes_in(directory: Path) -> list[str]:
-    """The command lines of live processes whose working directory is ``directory``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if (entry / "cwd").readlink() != directory:
-                continue
-            status = (entry / "status").read_text(encoding="utf-8")
-            if "\nState:\tZ" in status:  # a zombie has stopped; only its entry is left
-                continue
-            found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
-        except OSError:  # gone meanwhile, or not ours to read
-            continue
-    return found
 
 
 def test_ctrl_c_stops_dbt_and_dagster_then_says_interrupted(
@@ -89,7 +71,7 @@ def test_ctrl_c_stops_dbt_and_dagster_then_says_interrupted(
     assert "interrupted" in output.strip().splitlines()[-1], output
     assert "DagsterExecutionInterruptedError" not in output
     assert "Traceback" not in output and "Exception ignored" not in output, output
-    assert _processes_in(project / "dbt") == [], "dbt stopped before floe exited"
+    assert processes_in(project / "dbt") == [], "dbt stopped before floe exited"
 
 
 def test_a_database_locked_by_another_process_is_named_in_one_line(
