@@ -25,9 +25,15 @@ from typing import Any, NamedTuple
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 
-from floe_scaffold.components._dagster_workaround import install_workaround
+from floe_scaffold.components._dagster_workaround import compile_records, install_workaround
 from floe_scaffold.components._lazy_manifest import LazyManifestWrapper, ManifestSource
-from floe_scaffold.components._spec_cache import CacheEntries, cache_key, load_specs, save_specs
+from floe_scaffold.components._spec_cache import (
+    CacheEntries,
+    Specs,
+    cache_key,
+    load_specs,
+    save_specs,
+)
 
 __all__ = ["CACHE_FOLDER", "DbtAssets", "dbt_multi_asset", "paused_gc", "spec_cache_of"]
 
@@ -79,6 +85,23 @@ def _checked_dagster_dbt() -> bool:
     return minor in _CHECKED_DAGSTER_DBT
 
 
+#: What dagster-dbt's translator memoizes per manifest, by ``id(manifest)``
+#: (``dagster_dbt_translator.py``): every spec it built, each holding the manifest.
+_TRANSLATOR_MEMOS = ("_resolved_specs", "_colliding_source_keys_cache")
+
+
+def _forget_memo(translator: DagsterDbtTranslator) -> None:
+    """Empty the translator's memo of the specs it built, so the manifest they hold can go.
+
+    The memo is keyed by ``id(manifest)``: kept past the manifest, it would also answer for a
+    later manifest that happens to get the same ``id``. Emptied, it fills again on next use.
+    """
+    for name in _TRANSLATOR_MEMOS:
+        memo = vars(translator).get(name)
+        if isinstance(memo, dict):
+            memo.clear()
+
+
 def dbt_multi_asset(
     compute: Callable[..., Any],
     *,
@@ -91,6 +114,7 @@ def dbt_multi_asset(
     name: str,
     settings: Mapping[str, Any],
     extra_checks: Callable[[Mapping[str, Any]], list[dg.AssetCheckSpec]] | None = None,
+    keep_manifest: bool = False,
 ) -> DbtAssets:
     """``@dbt_assets(...)(compute)``, its specs from the spec cache when an entry matches.
 
@@ -101,7 +125,8 @@ def dbt_multi_asset(
     settings, the dbt project's path and the versions of floe-scaffold, dagster, dagster-dbt and
     dbt-core. ``extra_checks`` gives the check specs of other definitions from the parsed manifest
     (the sources' freshness checks, ``_freshness``); they are cached in the same entry and
-    returned beside the multi-asset, not on it.
+    returned beside the multi-asset, not on it. A manifest parsed here is let go after the specs
+    are built unless ``keep_manifest`` (the caller reads it next: schedules' selections).
     """
     install_workaround()
     if not _checked_dagster_dbt():
@@ -142,12 +167,11 @@ def dbt_multi_asset(
         DAGSTER_DBT_TRANSLATOR_METADATA_KEY: translator,
         DAGSTER_DBT_PROJECT_METADATA_KEY: project,
     }
-    cached = load_specs(
-        entries, key, {**live, DAGSTER_DBT_MANIFEST_METADATA_KEY: LazyManifestWrapper(manifest)}
-    )
-    if cached is None:
+    lazy = {**live, DAGSTER_DBT_MANIFEST_METADATA_KEY: LazyManifestWrapper(manifest)}
+
+    def build() -> Specs:
+        compile_records()  # before the manifest is in a frame Dagster could copy (see there)
         parsed = manifest.get()
-        validate(parsed)
         live[DAGSTER_DBT_MANIFEST_METADATA_KEY] = parsed
         specs, check_specs = build_dbt_specs(
             translator=translator,
@@ -158,11 +182,24 @@ def dbt_multi_asset(
             io_manager_key=None,
             project=project,
         )
-        extra = extra_checks(parsed) if extra_checks is not None else []
-        save_specs(entries, key, specs, check_specs, live, extra)
-    else:
-        specs, check_specs, extra = cached
-        manifest.release()
+        return specs, check_specs, extra_checks(parsed) if extra_checks is not None else []
+
+    found = load_specs(entries, key, lazy)
+    if found is None:
+        validate(manifest.get())
+        found = build()
+        if save_specs(entries, key, *found[:2], live, found[2]) and not keep_manifest:
+            # The specs again from the entry just written, as a warm load gets them: they hold
+            # the lazy wrapper, not the parsed manifest, which can then go before Dagster builds
+            # the op, the repository and the asset graph (the peak of a cold load is then that
+            # of the spec build, not that plus all of Dagster's work after it).
+            del found
+            live.pop(DAGSTER_DBT_MANIFEST_METADATA_KEY)
+            _forget_memo(translator)
+            manifest.release()
+            # None: removed in between (another process pruned it), so built again
+            found = load_specs(entries, key, lazy) or build()
+    specs, check_specs, extra = found
     # The op tags and arguments @dbt_assets passes (dagster_dbt/asset_decorator.py).
     op_tags = {
         **({DAGSTER_DBT_SELECT_METADATA_KEY: select} if select else {}),

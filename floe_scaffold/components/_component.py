@@ -316,6 +316,7 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
                 extra_checks=lambda parsed: freshness_check_specs(
                     freshness_sources(parsed, translator.get_asset_key)
                 ),
+                keep_manifest=bool(self.schedules),  # their selections are checked and built next
             )
         except Exception:
             self._check_selection(project, manifest_source.get())

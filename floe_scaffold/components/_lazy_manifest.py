@@ -1,9 +1,10 @@
 """The dbt manifest, parsed only when something needs it.
 
-With the spec cache warm (``_spec_cache``), a load needs only the manifest's bytes (for the
-cache key), not the parsed manifest: at 20,000 models the parsed manifest is about 500 MiB and
+With the spec cache warm (``_spec_cache``), a load needs only the manifest's digest (for the
+cache key), not the parsed manifest: at 20,000 models the parsed manifest is about 480 MiB and
 seconds of ``json.loads``. It is parsed on first use instead: when a run starts (dagster-dbt,
-lineage and spans read it), when a schedule's selection is evaluated, or on a cold load.
+lineage and spans read it), when a schedule's selection is evaluated, or on a cold load, which
+lets it go again once the specs are built (``_assets``).
 """
 
 from __future__ import annotations
@@ -25,36 +26,53 @@ class ManifestChangedError(FloeError):
     """The manifest file changed between loading the definitions and parsing it for a run."""
 
 
+_CHUNK = 1 << 20  # bytes hashed at a time
+
+
+def _sha256_of(path: Path) -> str:
+    """The file's SHA-256, read a chunk at a time (a 20,000-model manifest is 130 MiB)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 class ManifestSource:
-    """One manifest file: its bytes once (for the cache key), its parsed content on demand."""
+    """One manifest file: its digest (for the cache key), its parsed content on demand.
+
+    Nothing of the file is kept but its digest: a warm load never holds its bytes, and a parse
+    reads the file again, checks it is the file the digest was taken of, and lets the bytes go
+    before ``json.loads`` builds the dictionary (at 20,000 models that is 130 MiB less at the
+    peak of a cold load, 130 MiB less all along a warm one).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        data = path.read_bytes()
-        self.digest = hashlib.sha256(data).hexdigest()
-        self._bytes: bytes | None = data
+        self.digest = _sha256_of(path)
         self._parsed: dict[str, Any] | None = None
 
     def release(self) -> None:
-        """Let the bytes go (a warm load parses nothing; a later parse reads the file again)."""
-        self._bytes = None
+        """Let the parsed manifest go (a later ``get`` reads the file again)."""
+        self._parsed = None
 
     @property
     def parsed(self) -> bool:
-        """Whether the manifest has been parsed in this process."""
+        """Whether the parsed manifest is held now."""
         return self._parsed is not None
 
     def get(self) -> dict[str, Any]:
-        """The parsed manifest (read again if the bytes were released, and checked unchanged)."""
+        """The parsed manifest, checked to be the file the digest was taken of."""
         if self._parsed is None:
-            data = self._bytes if self._bytes is not None else self.path.read_bytes()
-            if self._bytes is None and hashlib.sha256(data).hexdigest() != self.digest:
+            data = self.path.read_bytes()
+            if hashlib.sha256(data).hexdigest() != self.digest:
                 raise ManifestChangedError(
                     f"{self.path} changed after the definitions were loaded; reload the code "
                     "location (or run again) so the assets match the new manifest"
                 )
-            self._parsed = json.loads(data)
-            self._bytes = None
+            text = data.decode(json.detect_encoding(data), "surrogatepass")  # as json.loads does
+            del data
+            self._parsed = json.loads(text)
         return self._parsed
 
 

@@ -26,15 +26,16 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from dagster import AssetCheckSpec, AssetDep, AssetKey, AssetSpec
 from dagster._core.definitions.metadata import MetadataValue, normalize_metadata_value
 from dagster_shared.serdes import pack_value, unpack_value
 
-__all__ = ["FORMAT", "CacheEntries", "cache_key", "load_specs", "save_specs"]
+__all__ = ["FORMAT", "CacheEntries", "Specs", "cache_key", "load_specs", "save_specs"]
 
 #: The format of an entry; a change here makes every older entry a miss.
 FORMAT = "floe-spec-cache/2"  # 2: sources' freshness checks (issue 17)
@@ -44,7 +45,7 @@ _TRANSLATOR = "dagster_dbt/dagster_dbt_translator"
 _PROJECT = "dagster_dbt/project"
 _RAW_TYPES = (str, bool, int)
 #: The asset specs, dbt's check specs, and the other check specs kept with them.
-Specs = tuple[list[AssetSpec], list[AssetCheckSpec], list[AssetCheckSpec]]
+Specs = tuple[Sequence[AssetSpec], Sequence[AssetCheckSpec], Sequence[AssetCheckSpec]]
 
 
 class _UncacheableError(Exception):
@@ -173,40 +174,62 @@ def save_specs(
     """Write the entry of ``key`` atomically; False (and nothing written) if it cannot be.
 
     ``extra_checks`` are check specs of other definitions built from the same manifest (the
-    sources' freshness checks), kept apart from dbt's.
+    sources' freshness checks), kept apart from dbt's. The entry is written a spec at a time (each
+    by ``json.dumps``), so the whole document is never held in memory beside the specs.
     """
-    values = _Values()
-    try:
-        written_specs = [_spec_out(spec, live, values) for spec in specs]
-        written_checks = [_check_out(spec, live, values) for spec in check_specs]
-        written_extra = [_check_out(spec, live, values) for spec in extra_checks]
-        document = {
-            "format": FORMAT,
-            "key": key,
-            "values": values.packed,
-            "specs": written_specs,
-            "checks": written_checks,
-            "extra_checks": written_extra,
-        }
-        text = json.dumps(document, separators=(",", ":"), allow_nan=False)
-    except (_UncacheableError, ValueError, TypeError):
-        return False
     try:
         entries.folder.mkdir(parents=True, exist_ok=True)
-        _write_atomically(entries.path(key), text.encode())
+        with _atomic_file(entries.path(key)) as handle:
+            _write_entry(handle, key, specs, check_specs, extra_checks, live)
         _prune(entries, keep=entries.path(key))
+    except (_UncacheableError, ValueError, TypeError):
+        return False
     except OSError:
         return False  # a read-only project (an image's files) or a full disk: load without
     return True
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+def _write_entry(
+    handle: TextIO,
+    key: str,
+    specs: Sequence[AssetSpec],
+    check_specs: Sequence[AssetCheckSpec],
+    extra_checks: Sequence[AssetCheckSpec],
+    live: Mapping[str, Any],
+) -> None:
+    """The entry's JSON object: format, key, specs, checks, extra checks, then the values."""
+    values = _Values()
+    handle.write(f'{{"format":{_json(FORMAT)},"key":{_json(key)}')
+    sections: tuple[tuple[str, Sequence[Any], Callable[..., dict[str, Any]]], ...] = (
+        ("specs", specs, _spec_out),
+        ("checks", check_specs, _check_out),
+        ("extra_checks", extra_checks, _check_out),
+    )
+    for name, items, write_out in sections:
+        handle.write(f',"{name}":[')
+        for index, item in enumerate(items):
+            handle.write(("," if index else "") + _json(write_out(item, live, values)))
+        handle.write("]")
+    handle.write(f',"values":{_json(values.packed)}}}')
+
+
+@contextmanager
+def _atomic_file(path: Path) -> Iterator[TextIO]:
+    """A new file written beside ``path`` and renamed over it when the block ends without error.
+
+    Readers see the old entry or the whole new one, never a part; on any error the partial file
+    is removed. Its mode is 0o666 less the umask, as the project's other generated files (mkstemp
+    would force 0600).
+    """
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    # 0o666 less the umask, as the project's other generated files (mkstemp would force 0600)
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:  # json.dumps: ASCII only
+            yield handle
         temporary.replace(path)
     except BaseException:
         temporary.unlink(missing_ok=True)
