@@ -4,9 +4,9 @@
   for the newest release: 4-8 s and a network call per step. The version of the dbt-core
   installed beside this Python is the same answer, read from package metadata in microseconds.
 * Before each command it loads the dbt adapter and its macros in-process (2-3 s), which only
-  ``fetch_column_metadata`` / ``fetch_row_counts`` use; floe's component uses them only when
-  ``table_metadata`` asks for row counts or column types (``load_adapter``), and otherwise does
-  without (dbt itself reports rows affected, and column schemas come from the manifest).
+  dagster-dbt's ``fetch_column_metadata`` / ``fetch_row_counts`` use. floe's component uses
+  neither: its table metadata (``_table_metadata``) loads an adapter of its own, once, after
+  dbt, and only when ``table_metadata`` asks for row counts or column types.
 
 It also passes ``--profile``/``--target`` only when they are not the project's defaults, so that
 floe and a user's own ``dbt build`` share dbt's partial parse (see ``_dbt_defaults``).
@@ -56,12 +56,7 @@ def stop_dbt_processes(timeout: float = 30.0) -> None:
 
 
 class FloeDbtCliResource(DbtCliResource):
-    """A ``DbtCliResource`` that reads the dbt version in-process.
-
-    It loads the dbt adapter in-process only when ``load_adapter`` is true.
-    """
-
-    load_adapter: bool = False
+    """A ``DbtCliResource`` that reads the dbt version in-process and loads no dbt adapter."""
 
     @model_validator(mode="before")
     @classmethod
@@ -94,7 +89,6 @@ class FloeDbtCliResource(DbtCliResource):
         return invocation
 
     def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> Any:
-        if self.load_adapter:
-            return super()._initialize_dbt_core_adapter(args)
+        del args
         # None tells DbtCliInvocation there is no adapter handle; see the module docstring.
         return None
