@@ -67,6 +67,12 @@ def _ratio_targets(figures: Sequence[Figure]) -> list[str]:
                 f"warm load at {models:,} models: {warm.ratio:.2f}x plain dagster-dbt "
                 f"(target <= 0.25x): {_verdict(warm.ratio <= 0.25)}"
             )
+        floor = _median(figures, "load time, Dagster floor", models)
+        if models >= 5_000 and floor is not None and floor.ratio is not None:
+            lines.append(
+                f"  the floor at {models:,} models (imports and Dagster's own work on the same "
+                f"specs): {floor.median:.2f} s, {floor.ratio:.2f}x plain dagster-dbt"
+            )
     cold = _median(figures, "load time, floe-scaffold cold", 20_000)
     if cold is not None and cold.ratio is not None:
         lines.append(

@@ -10,8 +10,12 @@ code server at start-up; its wall time is taken by the parent, its peak memory (
 high-water mark) and CPU seconds (user + system, steadier than wall time on a shared machine)
 by the process itself. Ours is measured cold (its spec cache emptied first, as after a new
 manifest) and warm (the entry the cold load wrote, as every later process of a code server,
-``dg`` or ``dagster dev``); cold, warm and plain alternate (A, B, C, A, B, C, …). From 20,000
-models on, fewer runs and no warm-up (a plain load of 50,000 models takes tens of minutes).
+``dg`` or ``dagster dev``). A fourth load, the floor, is the least any Components load of the
+same assets does here: the imports (the Components framework imports every installed plugin
+library, so dagster-dbt and dbt), the specs read from the same entry, and Dagster's own work on
+them; no load of ours can be faster than it. Cold, warm, plain and floor alternate (A, B, C, D,
+A, …). From 20,000 models on, fewer runs and no warm-up (a plain load of 50,000 models takes
+tens of minutes).
 
 Alone, for a few sizes: ``python -m bench.scale --sizes 5000,20000 --runs 3`` (the table, the
 growth and the ratios; the record goes to ``bench/results/scale.json``).
@@ -41,7 +45,8 @@ QUICK_SIZES = (10, 500)
 LARGE = 20_000  # from this size on: at most 3 runs, no warm-up
 HUGE = 50_000  # and at this one, 1 run
 COLD, WARM, PLAIN = "floe-scaffold cold", "floe-scaffold warm", "plain dagster-dbt"
-SIDES = (COLD, WARM, PLAIN)
+FLOOR = "Dagster floor"
+SIDES = (COLD, WARM, PLAIN, FLOOR)
 #: per quantity: its unit and the index of its value in a load's (wall, (MiB, CPU s)) sample
 QUANTITIES = {"load time": "s", "load CPU time": "s", "peak memory": "MiB"}
 _LABELS = {
@@ -67,6 +72,44 @@ defs = dg.Definitions(
 )
 """
 
+# The least any Components load of these assets does here: the imports every Components load
+# makes (its plugin discovery imports each installed library: dagster-dbt, so dbt), the specs
+# read from our cache entry, and Dagster's own work on them (the multi-asset, the definitions,
+# the asset graph), with the Dagster workarounds and no GC pauses, as ours. No component, no
+# metadata rewrite, no checks of sources, no resources: what ours adds shows as the gap.
+_FLOOR_DEFINITIONS = """
+from pathlib import Path
+
+import dagster as dg
+from dagster.components.core.package_entry import discover_entry_point_package_objects
+
+from floe_scaffold.components._assets import paused_gc
+from floe_scaffold.components._dagster_workaround import install_workaround
+from floe_scaffold.components._spec_cache import CacheEntries, load_specs
+
+discover_entry_point_package_objects()
+install_workaround()
+entries = CacheEntries(Path({cache!r}))
+(entry,) = entries.folder.glob("*.json")
+live = dict.fromkeys(
+    ("dagster_dbt/manifest", "dagster_dbt/dagster_dbt_translator", "dagster_dbt/project"), ""
+)
+with paused_gc():
+    specs, checks, _ = load_specs(entries, entry.stem, live)
+
+    @dg.multi_asset(
+        name="dbt_build",
+        specs=specs,
+        check_specs=checks,
+        can_subset=True,
+        allow_arbitrary_check_specs=True,
+    )
+    def assets(context):
+        yield from ()
+
+assert dg.Definitions(assets=[assets]).resolve_asset_graph().get_all_asset_keys()
+"""
+
 # Runs in the loading process: its own RSS high-water mark, in KiB, after the load.
 _PEAK = """
 import resource
@@ -86,8 +129,8 @@ print("cpu_s", _usage.ru_utime + _usage.ru_stime)
 """
 
 
-def _loaders(where: Path, models: int) -> tuple[str, str, Path]:
-    """The scripts that load ours and the plain definitions on the same manifest, and our cache."""
+def _loaders(where: Path, models: int) -> tuple[str, str, str, Path]:
+    """The scripts that load ours, the plain definitions and the floor; and our cache folder."""
     package = f"load{models}"
     project = where / package
     init_project(project, name=package, git=False)
@@ -122,7 +165,9 @@ def _loaders(where: Path, models: int) -> tuple[str, str, Path]:
         "from plain_defs import defs\n"
         "assert defs.resolve_asset_graph().get_all_asset_keys()\n"
     )
-    return ours + _PEAK, theirs + _PEAK, project / "dbt" / "target" / CACHE_FOLDER
+    cache = project / "dbt" / "target" / CACHE_FOLDER
+    floor = _FLOOR_DEFINITIONS.format(cache=str(cache))
+    return ours + _PEAK, theirs + _PEAK, floor + _PEAK, cache
 
 
 def _load(script: str, where: Path) -> tuple[float, float]:
@@ -140,20 +185,24 @@ def _cold(script: str, where: Path, cache: Path) -> tuple[float, float]:
 
 
 def _size(where: Path, models: int, runs: int, warmup: int) -> list[Figure]:
-    ours, theirs, cache = _loaders(where, models)
+    ours, theirs, floor, cache = _loaders(where, models)
     samples = alternate(
         {
             COLD: lambda: _cold(ours, where, cache),
             WARM: lambda: _load(ours, where),  # the entry the cold load just wrote
             PLAIN: lambda: _load(theirs, where),
+            FLOOR: lambda: _load(floor, where),  # the same entry
         },
         runs=runs,
         warmup=warmup,
     )
     figures = []
     for quantity, unit in QUANTITIES.items():
-        cold, warm, plain = (_figure(samples[side], quantity, unit, models, side) for side in SIDES)
+        cold, warm, plain, least = (
+            _figure(samples[side], quantity, unit, models, side) for side in SIDES
+        )
         figures += [with_ratio(cold, plain), with_ratio(warm, plain), plain]
+        figures.append(with_ratio(least, plain))
     print(f"  {models:,} models measured; load average {_load_average()}", flush=True)
     return figures
 
@@ -194,7 +243,7 @@ def run(
     sizes = sizes or (QUICK_SIZES if quick else SIZES)
     print(
         f"scale series, sizes {', '.join(f'{size:,}' for size in sizes)}: {runs} alternating "
-        f"runs (cold, warm, plain) after a warm-up at each size below {LARGE:,} "
+        f"runs (cold, warm, plain, floor) after a warm-up at each size below {LARGE:,} "
         f"{'(the first only)' if quick else ''}; load average {_load_average()}",
         flush=True,
     )
