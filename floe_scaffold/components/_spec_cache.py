@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import secrets
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +41,9 @@ __all__ = ["FORMAT", "CacheEntries", "Specs", "cache_key", "load_specs", "save_s
 #: The format of an entry; a change here makes every older entry a miss.
 FORMAT = "floe-spec-cache/2"  # 2: sources' freshness checks (issue 17)
 _KEEP = 4  # entries kept in the folder (the newest); the others are removed on write
+#: A temporary file older than this was left by a process that died writing it (a live writer
+#: renames its own within seconds: 50,000 models take about 10 s); it is removed on write.
+_ABANDONED_SECONDS = 600
 _MANIFEST = "dagster_dbt/manifest"
 _TRANSLATOR = "dagster_dbt/dagster_dbt_translator"
 _PROJECT = "dagster_dbt/project"
@@ -171,7 +175,7 @@ def save_specs(
     live: Mapping[str, Any],
     extra_checks: Sequence[AssetCheckSpec] = (),
 ) -> bool:
-    """Write the entry of ``key`` atomically; False (and nothing written) if it cannot be.
+    """Write the entry of ``key`` atomically; False (and no entry written) if it cannot be.
 
     ``extra_checks`` are check specs of other definitions built from the same manifest (the
     sources' freshness checks), kept apart from dbt's. The entry is written a spec at a time (each
@@ -237,12 +241,19 @@ def _atomic_file(path: Path) -> Iterator[TextIO]:
 
 
 def _prune(entries: CacheEntries, keep: Path) -> None:
-    found = sorted(
-        (entry for entry in entries.folder.glob("*.json") if entry != keep),
-        key=lambda entry: entry.stat().st_mtime_ns,
-        reverse=True,
-    )
-    for old in found[_KEEP - 1 :]:
+    """Remove the entries beyond the newest few, and temporary files a dead writer left."""
+    now = time.time()
+    dated: list[tuple[float, Path]] = []
+    for path in entries.folder.iterdir():
+        try:
+            modified = path.stat().st_mtime
+        except FileNotFoundError:
+            continue  # removed by another process meanwhile
+        if path.suffix == ".json" and path != keep:
+            dated.append((modified, path))
+        elif path.suffix == ".tmp" and now - modified > _ABANDONED_SECONDS:
+            path.unlink(missing_ok=True)
+    for _, old in sorted(dated, reverse=True)[_KEEP - 1 :]:
         old.unlink(missing_ok=True)
 
 

@@ -398,3 +398,22 @@ def test_a_cache_that_cannot_be_written_loads_the_same_without_it(tmp_path: Path
     folder.write_text("a file where the cache folder would be", encoding="utf-8")
     assert _snapshot(_ours(project, manifest_path, {})) == expected
     assert folder.is_file()
+
+
+def test_writing_an_entry_removes_temporary_files_a_dead_writer_left(tmp_path: Path) -> None:
+    """A process killed while writing leaves its temporary file; the next write removes it."""
+    import os
+    import time
+
+    project, manifest_path, _, entry = _cached_project(tmp_path)
+    abandoned = entry.with_name(f".{entry.name}.4242.deadbeef.tmp")
+    in_progress = entry.with_name(f".{entry.name}.4343.cafecafe.tmp")
+    for path in (abandoned, in_progress):
+        path.write_text('{"format":', encoding="utf-8")
+    an_hour_ago = time.time() - 3600
+    os.utime(abandoned, (an_hour_ago, an_hour_ago))
+    entry.unlink()
+    _ours(project, manifest_path, {})  # a cold load: writes the entry again
+    assert entry.is_file()
+    assert not abandoned.exists(), "left by a writer that died an hour ago"
+    assert in_progress.exists(), "a writer may still be at work on this one"
