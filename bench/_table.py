@@ -10,21 +10,26 @@ NAME_WIDTH = 48
 
 
 def _scale(figure: Figure) -> tuple[float, str]:
-    """Seconds as s, ms or us by the median, whichever reads better; other units as they are."""
+    """Seconds as s, ms or us by the median's size, whichever reads better; other units as they are.
+
+    A difference of two timings can be negative (noise larger than the cost): its size decides.
+    """
     if figure.unit != "s":
         return 1, figure.unit
-    if figure.median < 0.001:
+    size = abs(figure.median)
+    if size < 0.001:
         return 1_000_000, "us"
-    if figure.median < 1:
+    if size < 1:
         return 1000, "ms"
     return 1, "s"
 
 
 def _number(value: float) -> str:
-    """Three significant digits or so, without exponents."""
-    if value >= 100:
+    """Three significant digits or so, without exponents (a negative one as its size, signed)."""
+    size = abs(value)
+    if size >= 100:
         return f"{value:,.0f}"
-    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+    return f"{value:.1f}" if size >= 10 else f"{value:.2f}"
 
 
 def table(figures: Sequence[Figure]) -> str:
