@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,6 +28,13 @@ def quiet_env(**extra: str) -> dict[str, str]:
         "NO_COLOR": "1",
         **extra,
     }
+
+
+def copy_project(project: Path, tmp_path: Path) -> Path:
+    """A copy of a generated project, as a fresh clone has it: no Dagster home, no DuckDB file."""
+    copy = tmp_path / project.name
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns(".dagster_home", "*.duckdb"))
+    return copy
 
 
 def processes_in(directory: Path) -> list[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,7 +22,7 @@ import pytest
 
 from floe_scaffold.project._dev import group_members
 from floe_scaffold.project._locate import tomllib
-from tests.project.conftest import BIN, DEMO_ASSETS, processes_in, quiet_env
+from tests.project.conftest import BIN, DEMO_ASSETS, copy_project, processes_in, quiet_env
 
 pytestmark = pytest.mark.slow
 
@@ -37,12 +36,6 @@ def _env_without_home(project: Path) -> dict[str, str]:
     env = quiet_env(PYTHONPATH=str(project / "src"))
     env.pop("DAGSTER_HOME", None)
     return env
-
-
-def _copy(project: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / project.name
-    shutil.copytree(project, copy, ignore=shutil.ignore_patterns(".dagster_home", "*.duckdb"))
-    return copy
 
 
 def _free_port() -> int:
@@ -94,7 +87,7 @@ def _alive(pid: int) -> bool:
 def test_a_floe_run_shows_in_floe_dev_which_stops_cleanly_on_sigterm(
     demo_project: Path, tmp_path: Path
 ) -> None:
-    project = _copy(demo_project, tmp_path)
+    project = copy_project(demo_project, tmp_path)
     env = _env_without_home(project)
     done = subprocess.run(
         [str(BIN / "floe"), "run"],
@@ -206,7 +199,7 @@ def test_a_floe_run_shows_in_floe_dev_which_stops_cleanly_on_sigterm(
 def test_the_generated_tests_record_in_the_project_instance(
     demo_project: Path, tmp_path: Path
 ) -> None:
-    project = _copy(demo_project, tmp_path)
+    project = copy_project(demo_project, tmp_path)
     done = subprocess.run(
         [str(BIN / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
         cwd=project,
@@ -230,7 +223,7 @@ def test_the_generated_tests_record_in_the_project_instance(
 def test_a_selected_run_is_recorded_with_only_its_assets(
     demo_project: Path, tmp_path: Path
 ) -> None:
-    project = _copy(demo_project, tmp_path)
+    project = copy_project(demo_project, tmp_path)
     done = subprocess.run(
         [str(BIN / "floe"), "run", "--select", "raw_customers stg_customers"],
         cwd=project,
@@ -263,7 +256,7 @@ def test_floe_dev_stops_with_dgs_report_when_the_component_yaml_is_invalid(
     demo_project: Path, tmp_path: Path
 ) -> None:
     """`dg check yaml` runs beside the UI: its report, exit 1, no UI announced, nothing left."""
-    project = _copy(demo_project, tmp_path)
+    project = copy_project(demo_project, tmp_path)
     (defs,) = (project / "src").glob("*/defs/*/defs.yaml")
     text = defs.read_text(encoding="utf-8")
     defs.write_text(text.replace("  target: dev\n", "  target: dev\n  targett: x\n"), "utf-8")

@@ -28,17 +28,11 @@ import pytest
 import yaml
 
 from floe_scaffold.project import init_project
-from tests.project.conftest import BIN, DEMO_ASSETS, quiet_env, run_in
+from tests.project.conftest import BIN, DEMO_ASSETS, copy_project, quiet_env, run_in
 
 pytestmark = pytest.mark.slow
 
 MODELS = {"stg_customers", "stg_orders", "stg_payments", "orders", "customers"}
-
-
-def _copy(project: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / project.name
-    shutil.copytree(project, copy, ignore=shutil.ignore_patterns(".dagster_home", "*.duckdb"))
-    return copy
 
 
 def _run_results(project: Path) -> list[dict[str, Any]]:
@@ -48,7 +42,7 @@ def _run_results(project: Path) -> list[dict[str, Any]]:
 
 @pytest.mark.requirement("FR-008")
 def test_dbt_runs_with_the_generated_profiles_directory(demo_project: Path, tmp_path: Path) -> None:
-    project = _copy(demo_project, tmp_path)
+    project = copy_project(demo_project, tmp_path)
     done = run_in(project, str(BIN / "floe"), "run")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (results,) = _run_results(project)
@@ -83,7 +77,7 @@ def _event_log(home: Path) -> tuple[Any, list[Any]]:
 def test_dbt_events_are_in_the_event_log_and_lineage_comes_from_the_step(
     demo_project: Path, tmp_path: Path
 ) -> None:
-    project = _copy(demo_project, tmp_path)
+    project = copy_project(demo_project, tmp_path)
     home = tmp_path / "home"
     home.mkdir()
     lineage_log = project / ".floe" / "lineage" / "events.jsonl"
@@ -189,7 +183,7 @@ sys.addaudithook(_hook)
 
 @pytest.mark.requirement("FR-023")
 def test_a_run_needs_nothing_beyond_the_machine(demo_project: Path, tmp_path: Path) -> None:
-    project = _copy(demo_project, tmp_path)
+    project = copy_project(demo_project, tmp_path)
     hooks = tmp_path / "hooks"
     hooks.mkdir()
     (hooks / "sitecustomize.py").write_text(_NO_NETWORK, encoding="utf-8")

@@ -16,21 +16,15 @@ import yaml
 
 from floe_scaffold.project import init_project
 from tests.helpers import build_contract, write_json
-from tests.project.conftest import BIN, quiet_env, run_in
+from tests.project.conftest import BIN, copy_project, quiet_env, run_in
 
 pytestmark = pytest.mark.slow
-
-
-def _copy(project: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / project.name
-    shutil.copytree(project, copy, ignore=shutil.ignore_patterns(".dagster_home", "*.duckdb"))
-    return copy
 
 
 @pytest.mark.requirement("SC-001")
 @pytest.mark.requirement("FR-009")
 def test_floe_run_materializes_every_asset(demo_project: Path, tmp_path: Path) -> None:
-    project = _copy(demo_project, tmp_path)
+    project = copy_project(demo_project, tmp_path)
     done = run_in(project, str(BIN / "floe"), "run")
     assert done.returncode == 0, done.stdout + done.stderr
     for asset in ("raw_orders", "stg_customers", "orders", "customers"):
@@ -48,7 +42,7 @@ def test_floe_run_materializes_every_asset(demo_project: Path, tmp_path: Path) -
 def test_a_failing_model_shows_dbts_error_and_skips_downstream(
     demo_project: Path, tmp_path: Path
 ) -> None:
-    project = _copy(demo_project, tmp_path)
+    project = copy_project(demo_project, tmp_path)
     (project / "dbt/models/marts/orders.sql").write_text(
         "select order_id, no_such_column from {{ ref('stg_orders') }}\n", encoding="utf-8"
     )
@@ -64,7 +58,7 @@ def test_a_failing_model_shows_dbts_error_and_skips_downstream(
 
 
 def test_dagster_asset_materialize_works(demo_project: Path, tmp_path: Path) -> None:
-    project = _copy(demo_project, tmp_path)
+    project = copy_project(demo_project, tmp_path)
     done = run_in(
         project,
         str(BIN / "dagster"),
@@ -89,7 +83,7 @@ def test_dg_check_yaml_and_list_components(demo_project: Path) -> None:
 
 
 def test_the_generated_projects_own_tests_pass(demo_project: Path, tmp_path: Path) -> None:
-    project = _copy(demo_project, tmp_path)
+    project = copy_project(demo_project, tmp_path)
     done = run_in(project, str(BIN / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     # definitions load, the asset graph, the sources' freshness checks, every asset
@@ -99,7 +93,7 @@ def test_the_generated_projects_own_tests_pass(demo_project: Path, tmp_path: Pat
 
 
 def test_floe_run_selects_with_dbt_syntax(demo_project: Path, tmp_path: Path) -> None:
-    project = _copy(demo_project, tmp_path)
+    project = copy_project(demo_project, tmp_path)
     done = run_in(project, str(BIN / "floe"), "run", "--select", "raw_customers stg_customers")
     assert done.returncode == 0, done.stdout + done.stderr
     table = done.stdout.split("run ")[-1]
@@ -111,7 +105,7 @@ def test_floe_run_selects_with_dbt_syntax(demo_project: Path, tmp_path: Path) ->
 def test_a_missing_manifest_with_prepare_never_names_the_command(
     demo_project: Path, tmp_path: Path
 ) -> None:
-    project = _copy(demo_project, tmp_path)
+    project = copy_project(demo_project, tmp_path)
     shutil.rmtree(project / "dbt" / "target")
     defs_yaml = project / "src/jaffle/defs/dbt_project/defs.yaml"
     config = yaml.safe_load(defs_yaml.read_text(encoding="utf-8"))
@@ -125,7 +119,7 @@ def test_a_missing_manifest_with_prepare_never_names_the_command(
 
 
 def test_a_circular_reference_surfaces_dbts_message(demo_project: Path, tmp_path: Path) -> None:
-    project = _copy(demo_project, tmp_path)
+    project = copy_project(demo_project, tmp_path)
     (project / "dbt/models/staging/stg_orders.sql").write_text(
         "select * from {{ ref('orders') }}\n", encoding="utf-8"
     )
@@ -204,7 +198,7 @@ def _free_port() -> int:
 
 
 def test_floe_dev_serves_every_model(demo_project: Path, tmp_path: Path) -> None:
-    project = _copy(demo_project, tmp_path)
+    project = copy_project(demo_project, tmp_path)
     port = _free_port()
     process = subprocess.Popen(
         [str(BIN / "floe"), "dev", "--port", str(port)],

@@ -26,7 +26,7 @@ from floe_scaffold.project._credentials import (
     profile_outputs,
 )
 from tests.helpers import contract_for, write_json
-from tests.project.conftest import BIN, quiet_env
+from tests.project.conftest import BIN, copy_project, quiet_env
 
 _PG_VARIABLES = ("FLOE_POSTGRES_USER", "FLOE_POSTGRES_PASSWORD")
 _DBT_TRACEBACK = """\
@@ -44,12 +44,6 @@ Traceback (most recent call last):
 _duckdb.IOException: IO Error: Cannot open file "w.duckdb"
 
 Done."""
-
-
-def _copy(project: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / project.name
-    shutil.copytree(project, copy, ignore=shutil.ignore_patterns(".dagster_home", "*.duckdb"))
-    return copy
 
 
 def _floe_run(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -139,7 +133,7 @@ def test_the_pre_check_reads_the_env_var_references_of_the_selected_output(
 def test_a_default_makes_a_variable_optional_and_other_outputs_are_not_checked(
     postgres_project: Path, tmp_path: Path
 ) -> None:
-    project = _copy(postgres_project, tmp_path)
+    project = copy_project(postgres_project, tmp_path)
     profiles = project / ".floe/profiles/profiles.yml"
     text = profiles.read_text(encoding="utf-8")
     text = text.replace("env_var('FLOE_POSTGRES_USER')", "env_var('FLOE_POSTGRES_USER', 'me')")
@@ -157,7 +151,7 @@ def test_a_default_makes_a_variable_optional_and_other_outputs_are_not_checked(
 def test_a_model_with_a_sql_error_is_named_with_dbts_message(
     demo_project: Path, tmp_path: Path
 ) -> None:
-    project = _copy(demo_project, tmp_path)
+    project = copy_project(demo_project, tmp_path)
     (project / "dbt/models/marts/orders.sql").write_text(
         "select order_id, no_such_column from {{ ref('stg_orders') }}\n", encoding="utf-8"
     )
@@ -179,7 +173,7 @@ def test_a_model_with_a_sql_error_is_named_with_dbts_message(
 def test_a_connection_error_hides_dbts_traceback_unless_debug(
     demo_project: Path, tmp_path: Path
 ) -> None:
-    project = _copy(demo_project, tmp_path)
+    project = copy_project(demo_project, tmp_path)
     # dbt-duckdb raises a plain IOException for it, which dbt reports with its traceback.
     (project / "dbt/warehouse.duckdb").write_text("not a database\n", encoding="utf-8")
     done = _floe_run(project)
@@ -202,7 +196,7 @@ def test_a_connection_error_hides_dbts_traceback_unless_debug(
 
 @pytest.mark.slow
 def test_a_failed_parse_shows_dbts_lines(demo_project: Path, tmp_path: Path) -> None:
-    project = _copy(demo_project, tmp_path)
+    project = copy_project(demo_project, tmp_path)
     shutil.rmtree(project / "dbt/target")
     (project / "dbt/models/marts/orders.sql").write_text(
         "select * from {{ ref('stg_orders' }}\n", encoding="utf-8"
@@ -226,7 +220,7 @@ def test_a_failed_parse_shows_dbts_lines(demo_project: Path, tmp_path: Path) -> 
 def test_missing_credentials_are_named_before_dbt_starts(
     postgres_project: Path, tmp_path: Path
 ) -> None:
-    project = _copy(postgres_project, tmp_path)
+    project = copy_project(postgres_project, tmp_path)
     assert not (project / "dbt/target").exists()
     done = _floe_run(project)
     assert done.returncode == 1, done.stdout + done.stderr

@@ -8,7 +8,6 @@ group (what a terminal sends), a real second process holding the DuckDB file, a 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from floe_scaffold.errors import EXIT_INTERRUPTED
 from floe_scaffold.project._credentials import profile_outputs
 from floe_scaffold.project._locate import locate_project
 from floe_scaffold.project._run import _warm_up
-from tests.project.conftest import BIN, processes_in, quiet_env, run_in
+from tests.project.conftest import BIN, copy_project, processes_in, quiet_env, run_in
 
 pytestmark = pytest.mark.slow
 
@@ -38,16 +37,10 @@ sys.stdin.read()
 """
 
 
-def _copy(project: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / project.name
-    shutil.copytree(project, copy, ignore=shutil.ignore_patterns(".dagster_home", "*.duckdb"))
-    return copy
-
-
 def test_ctrl_c_stops_dbt_and_dagster_then_says_interrupted(
     demo_project: Path, tmp_path: Path
 ) -> None:
-    project = _copy(demo_project, tmp_path)
+    project = copy_project(demo_project, tmp_path)
     with subprocess.Popen(
         [str(BIN / "floe"), "run"],
         cwd=project,
@@ -77,7 +70,7 @@ def test_ctrl_c_stops_dbt_and_dagster_then_says_interrupted(
 def test_a_database_locked_by_another_process_is_named_in_one_line(
     demo_project: Path, tmp_path: Path
 ) -> None:
-    project = _copy(demo_project, tmp_path)
+    project = copy_project(demo_project, tmp_path)
     database = project / "dbt" / "warehouse.duckdb"
     holder = subprocess.Popen(
         [sys.executable, "-c", _HOLD_LOCK, str(database)],
@@ -103,7 +96,7 @@ def test_a_database_locked_by_another_process_is_named_in_one_line(
 def test_floe_run_and_a_plain_dbt_build_share_dbts_partial_parse(
     demo_project: Path, tmp_path: Path
 ) -> None:
-    project = _copy(demo_project, tmp_path)
+    project = copy_project(demo_project, tmp_path)
     started = time.time()
     plain = run_in(
         project / "dbt",
@@ -213,7 +206,7 @@ def test_a_warm_up_parses_the_project_and_leaves_every_file_as_it_was(
     demo_project: Path, tmp_path: Path
 ) -> None:
     """The warm dbt's `dbt parse` ran (outcome ok) and changed nothing in target/ or logs/."""
-    project = _copy(demo_project, tmp_path)
+    project = copy_project(demo_project, tmp_path)
     dbt_dir = project / "dbt"
     assert (dbt_dir / "target" / "partial_parse.msgpack").is_file()
     before = _files(dbt_dir)
@@ -252,7 +245,7 @@ def test_the_warm_up_uses_the_flags_the_component_gives_dbt(
     demo_project: Path, tmp_path: Path
 ) -> None:
     """Defaults dropped as FloeDbtCliResource drops them; a target of the component's kept."""
-    project = _copy(demo_project, tmp_path)
+    project = copy_project(demo_project, tmp_path)
     layout = locate_project(project)
     warm_up = _warm_up(profile_outputs(layout))
     assert warm_up == WarmUp(project / "dbt", project / ".floe" / "profiles", None, None)
