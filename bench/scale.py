@@ -201,8 +201,12 @@ def _size(where: Path, models: int, runs: int, warmup: int) -> list[Figure]:
         cold, warm, plain, least = (
             _figure(samples[side], quantity, unit, models, side) for side in SIDES
         )
-        figures += [with_ratio(cold, plain), with_ratio(warm, plain), plain]
-        figures.append(with_ratio(least, plain))
+        figures += [
+            with_ratio(cold, plain),
+            with_ratio(warm, plain),
+            plain,
+            with_ratio(least, plain),
+        ]
     print(f"  {models:,} models measured; load average {_load_average()}", flush=True)
     return figures
 
