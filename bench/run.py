@@ -6,7 +6,10 @@ Every figure is a median with its min-max over its runs, taken after a warm-up; 
 baseline was measured in the same run, alternating with it. A full run takes 5 timed runs or
 more per figure and the scale series at 10 / 500 / 5,000 / 20,000 models (about half an hour on
 2 cores); ``--quick`` (under 3 minutes) takes fewer runs, the scale series at 10 and 500 models
-only, and the lineage and tracing runs with the endpoint on and off only.
+only, and the lineage and tracing runs with the endpoint on and off only. The ``runs`` suite
+(bench/runs.py: runs of a real 100- and 1,000-model dbt project, ``floe run`` and its ablations
+against ``dbt build``) adds well over an hour to a full run (at 1,000 models one ``dbt build``
+takes about 2 minutes, and 8 variants run 3 times each) and a few minutes to ``--quick``.
 
 Written: ``<stem>.json`` (every figure with its samples, the growth fits, date and machine),
 ``<stem>_load_time.svg`` and ``<stem>_peak_memory.svg``, where the stem is
@@ -22,7 +25,18 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import instance, lineage, metadata, metrics, profiles, project, scale, tracing, update
+from bench import (
+    instance,
+    lineage,
+    metadata,
+    metrics,
+    profiles,
+    project,
+    runs,
+    scale,
+    tracing,
+    update,
+)
 from bench._machine import machine
 from bench._results import print_growth, write
 from bench._table import table
@@ -39,6 +53,7 @@ SUITES: dict[str, Callable[..., list[Figure]]] = {
     "tracing": tracing.run,
     "metrics": metrics.run,
     "update": update.run,
+    "runs": runs.run,
 }
 
 
