@@ -186,7 +186,8 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
     table_metadata: TableMetadataSettings = Field(
         default_factory=TableMetadataSettings,
         description="Ask the warehouse for row counts and column types of the relations built "
-        "(on by default; one query for each after dbt: see bench/metadata.py for the cost).",
+        "(on by default; one bounded round of queries after dbt, as observations: see "
+        "components/_table_metadata.py).",
     )
     automation: AutomationSettings | None = Field(
         default=None,
@@ -299,7 +300,12 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
                 metrics=measured,
             )
             yield from with_table_metadata(
-                events, settings=table_metadata, source=metadata_source, manifest=manifest
+                events,
+                settings=table_metadata,
+                source=metadata_source,
+                manifest=manifest,
+                target_path=invocation.target_path,
+                asset_key_of=translator.get_asset_key,
             )
 
         try:

@@ -1,29 +1,36 @@
-"""Row counts and column types from the warehouse, in each built asset's materialization metadata.
+"""Row counts and column types from the warehouse, for each relation a run built.
 
 dagster-dbt's ``fetch_row_counts()`` / ``fetch_column_metadata()`` load the dbt adapter with its
-macros before dbt starts, then ask the warehouse one or two queries per model. This module asks
-the same facts at a fraction of the cost, so they can be on by default:
+macros before dbt starts, then ask the warehouse one or two queries per model, and hold every
+event until they are answered. This module asks the same facts at a fraction of the cost and
+holds nothing back, so it can be on by default:
 
+* every event passes through as dbt reports it: materializations and check results reach the
+  instance (and the UI) while dbt runs;
 * the adapter is loaded without macros (plain SQL needs none), in a background thread while dbt
   runs, so its import and configuration overlap dbt's own work;
 * once dbt has finished (DuckDB allows no second connection while dbt holds its file, and one
-  round of queries is cheaper than one per model anywhere), it runs one query for the columns of
-  every relation built (``information_schema.columns``) and one ``UNION ALL`` of ``count(*)``
-  for the relations (views too unless ``count_views: false``: counting a view runs its query);
-* the events are then yielded in dbt's order with ``dagster/column_schema`` and
-  ``dagster/row_count`` added. (dagster-dbt holds DuckDB's events until dbt exits too.)
+  round of queries is cheaper than one per model anywhere), one round asks, bounded by a time
+  budget (``_metadata_round``): one query for the columns of every relation built
+  (``information_schema.columns``) and one ``UNION ALL`` of ``count(*)`` for the tables whose
+  row count dbt did not report (``adapter_response.rows_affected`` of a table or seed, in
+  ``run_results.json``); views are not counted unless ``count_views`` (counting a view runs
+  its query, and the whole chain of views under it);
+* the answers follow as one ``AssetObservation`` per relation, with ``dagster/column_schema``
+  and ``dagster/row_count``.
 
-Anything the warehouse cannot answer (no ``information_schema``, a relation it does not find,
-an in-memory DuckDB that is gone with dbt's process) leaves that metadata out, with a warning in
-the run's log; the run itself never fails for it.
+Anything the warehouse cannot answer in time (no ``information_schema``, a relation it does not
+find, an in-memory DuckDB that is gone with dbt's process, the budget spent) leaves that metadata
+out, with a warning in the run's log; the run itself never fails for it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -31,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from floe_scaffold.components._freshness import FreshnessSource, evaluate, judge
 
@@ -48,33 +55,59 @@ ROW_COUNT = "dagster/row_count"
 COLUMN_SCHEMA = "dagster/column_schema"
 #: How long to wait for a database file that dbt's exiting process still locks.
 _LOCK_WAIT_SECONDS = 5.0
-#: Relations counted per query: one ``UNION ALL`` of at most this many ``count(*)``.
-_COUNTS_PER_QUERY = 200
+#: Relations counted per query: one ``UNION ALL`` of at most this many ``count(*)`` (small
+#: enough that a round cut by its budget keeps what it had counted).
+_COUNTS_PER_QUERY = 50
 #: Relations whose columns are asked per query (``in`` lists of at most this many names).
 _NAMES_PER_QUERY = 500
+#: The default budget of the metadata round: this share of dbt's own time, at least the floor.
+BUDGET_SHARE = 0.2
+BUDGET_FLOOR_SECONDS = 10.0
+#: Materializations whose ``rows_affected`` is the relation's row count (the whole relation is
+#: written); an incremental model or snapshot reports only the rows of this run.
+_WHOLE_WRITES = {"table", "seed"}
 
 
 class TableMetadataSettings(dg.Model):
-    """What the warehouse is asked about each relation dbt built (both on by default)."""
+    """What the warehouse is asked about each relation dbt built, and how long it may take."""
 
     row_counts: bool = Field(
         default=True,
-        description="Row count of each relation built (`dagster/row_count`).",
+        description="Row count of each table built (`dagster/row_count`): what dbt reported, "
+        "else one batched `count(*)`.",
     )
     count_views: bool = Field(
-        default=True,
-        description="Count the rows of views too (runs the view's query; turn off where that "
-        "is costly).",
+        default=False,
+        description="Count the rows of views too (off by default: counting a view runs its "
+        "query, and every view under it).",
     )
     column_types: bool = Field(
         default=True,
         description="Column names and types as the warehouse has them (`dagster/column_schema`).",
     )
+    budget_seconds: float | None = Field(
+        default=None,
+        description="Longest the warehouse may take to answer, after dbt (unset: 20 % of "
+        "dbt's own time, at least 10 s); what is not answered by then is left out.",
+    )
+
+    @field_validator("budget_seconds")
+    @classmethod
+    def check_budget(cls, value: float | None) -> float | None:
+        if value is not None and not 0 < value <= 3600:
+            raise ValueError(f"{value} s is out of range: more than 0 and at most 3600 s")
+        return value
 
     @property
     def enabled(self) -> bool:
         """Whether anything is asked of the warehouse."""
         return self.row_counts or self.column_types
+
+    def budget(self, dbt_seconds: float) -> float:
+        """Seconds the metadata round may take after a dbt invocation of ``dbt_seconds``."""
+        if self.budget_seconds is not None:
+            return self.budget_seconds
+        return max(BUDGET_FLOOR_SECONDS, BUDGET_SHARE * dbt_seconds)
 
 
 @dataclass(frozen=True)
@@ -97,6 +130,8 @@ class _Relation:
     schema: str
     identifier: str
     view: bool
+    #: The row count dbt reported for it (a table or seed written whole), if any.
+    reported_rows: int | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -109,33 +144,42 @@ def with_table_metadata(
     settings: TableMetadataSettings,
     source: TableMetadataSource,
     manifest: Mapping[str, Any],
+    target_path: Path,
+    asset_key_of: Callable[[Mapping[str, Any]], dg.AssetKey],
 ) -> Iterator[Any]:
-    """``events`` with row counts and column types added to the materializations of this run."""
+    """``events`` as dbt reports them, then an observation of each relation this run built.
+
+    ``target_path`` is the invocation's dbt target folder (its ``run_results.json`` has the row
+    counts dbt reported); ``asset_key_of`` maps a manifest node to its asset key.
+    """
     if not settings.enabled:
         yield from events
         return
+    from floe_scaffold.components._metadata_round import MetadataRound
+
     loader = _AdapterLoader(source)
     loader.start()
-    held: list[Any] = []
-    failure: BaseException | None = None
+    built: list[str] = []
+    failure: Exception | None = None
+    started = time.monotonic()
     try:
-        held.extend(events)  # dbt has finished once the stream is exhausted
+        for event in events:
+            yield event
+            unique_id = _unique_id(event)
+            if unique_id is not None:
+                built.append(unique_id)
     except Exception as error:  # noqa: BLE001 - re-raised below, after what dbt did build
         failure = error
-    relations = _relations(held, manifest)
-    metadata: dict[str, dict[str, Any]] = {}
+    budget = settings.budget(time.monotonic() - started)
+    relations = _relations(built, manifest, _reported_rows(target_path))
     if relations:
-        adapter = loader.result()
-        if adapter is not None:
-            try:
-                metadata = _ask(adapter, relations, settings)
-            except Exception as error:  # noqa: BLE001 - the run goes on without the metadata
-                _LOG.warning("floe: no table metadata: the warehouse connection failed: %s", error)
-            finally:
-                _release(adapter)
-    for event in held:
-        extra = metadata.get(_unique_id(event) or "")
-        yield event.with_metadata({**event.metadata, **extra}) if extra else event
+        metadata = MetadataRound(loader, relations, settings).answers(budget)
+        nodes = manifest.get("nodes", {})
+        for relation in relations:
+            extra = metadata.get(relation.unique_id)
+            if extra:
+                key = asset_key_of(nodes[relation.unique_id])
+                yield dg.AssetObservation(asset_key=key, metadata=extra)
     if failure is not None:
         raise failure
 
@@ -197,14 +241,33 @@ def _unique_id(event: Any) -> str | None:
     return text if isinstance(text, str) else None
 
 
-def _relations(events: Iterable[Any], manifest: Mapping[str, Any]) -> list[_Relation]:
+def _reported_rows(target_path: Path) -> dict[str, int]:
+    """``adapter_response.rows_affected`` of each node in ``run_results.json``, by unique id."""
+    try:
+        results = json.loads((target_path / "run_results.json").read_text(encoding="utf-8"))
+        entries = results.get("results", [])
+    except (OSError, ValueError, AttributeError):
+        return {}
+    reported: dict[str, int] = {}
+    for entry in entries if isinstance(entries, list) else []:
+        response = entry.get("adapter_response") if isinstance(entry, dict) else None
+        rows = response.get("rows_affected") if isinstance(response, dict) else None
+        if isinstance(rows, int) and not isinstance(rows, bool) and rows >= 0:
+            reported[str(entry.get("unique_id"))] = rows
+    return reported
+
+
+def _relations(
+    unique_ids: Iterable[str], manifest: Mapping[str, Any], reported: Mapping[str, int]
+) -> list[_Relation]:
     nodes = manifest.get("nodes", {})
     relations = []
-    for event in events:
-        node = nodes.get(_unique_id(event) or "")
+    for unique_id in dict.fromkeys(unique_ids):
+        node = nodes.get(unique_id)
         if not node or not node.get("relation_name"):
             continue
         materialized = str((node.get("config") or {}).get("materialized") or "")
+        whole = materialized in _WHOLE_WRITES or node.get("resource_type") == "seed"
         relations.append(
             _Relation(
                 unique_id=str(node["unique_id"]),
@@ -213,6 +276,7 @@ def _relations(events: Iterable[Any], manifest: Mapping[str, Any]) -> list[_Rela
                 schema=str(node.get("schema") or ""),
                 identifier=str(node.get("alias") or node.get("name")),
                 view=materialized == "view",
+                reported_rows=reported.get(unique_id) if whole else None,
             )
         )
     return relations
@@ -222,24 +286,44 @@ def _ask(
     adapter: Any,
     relations: Sequence[_Relation],
     settings: TableMetadataSettings,
+    found: dict[str, dict[str, Any]] | None = None,
+    *,
+    stop: threading.Event | None = None,
+    on_open: Callable[[Any], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """The metadata of each relation, by unique id: one query for columns, one for counts."""
-    found: dict[str, dict[str, Any]] = {relation.unique_id: {} for relation in relations}
+    """The metadata of each relation, by unique id: one query for columns, one for counts.
+
+    Answers go into ``found`` as they come (a round cut short keeps what it had); once ``stop``
+    is set no further query is asked and a failed one is not reported. ``on_open`` is given
+    dbt's connection once it is open (to cancel its query from another thread).
+    """
+    found = {} if found is None else found
+    stop = stop or threading.Event()
     with _connected(adapter):
-        if settings.column_types:
-            columns = _columns(adapter, relations)
+        if on_open is not None:
+            on_open(adapter.connections.get_thread_connection())
+        if settings.column_types and not stop.is_set():
+            columns = _columns(adapter, relations, stop)
             for relation in relations:
                 listed = columns.get(relation.key)
                 if listed:
                     schema = dg.TableSchema(
                         columns=[dg.TableColumn(name, type_) for name, type_ in listed]
                     )
-                    found[relation.unique_id][COLUMN_SCHEMA] = dg.MetadataValue.table_schema(schema)
+                    entry = found.setdefault(relation.unique_id, {})
+                    entry[COLUMN_SCHEMA] = dg.MetadataValue.table_schema(schema)
         if settings.row_counts:
-            counted = [r for r in relations if settings.count_views or not r.view]
-            counts = _counts(adapter, counted)
-            for unique_id, count in counts.items():
-                found[unique_id][ROW_COUNT] = dg.MetadataValue.int(count)
+            for relation in relations:
+                if relation.reported_rows is not None:
+                    entry = found.setdefault(relation.unique_id, {})
+                    entry[ROW_COUNT] = dg.MetadataValue.int(relation.reported_rows)
+            counted = [
+                r
+                for r in relations
+                if r.reported_rows is None and (settings.count_views or not r.view)
+            ]
+            for unique_id, count in _counts(adapter, counted, stop):
+                found.setdefault(unique_id, {})[ROW_COUNT] = dg.MetadataValue.int(count)
     return found
 
 
@@ -262,7 +346,7 @@ def _wait_for_the_database(adapter: Any) -> None:
 
 
 def _columns(
-    adapter: Any, relations: Sequence[_Relation]
+    adapter: Any, relations: Sequence[_Relation], stop: threading.Event
 ) -> dict[tuple[str, str], list[tuple[str, str]]]:
     """(name, type) of the columns of each relation, in order, from ``information_schema``."""
     names = sorted({relation.identifier.lower() for relation in relations})
@@ -277,7 +361,7 @@ def _columns(
             f"where lower(table_schema) in ({_literals(schemas)}) "
             f"and lower(table_name) in ({_literals(chunk)})"
         )
-        rows = _fetch(adapter, sql, "column types")
+        rows = _fetch(adapter, sql, "column types", stop)
         for schema, table, column, data_type, position in rows:
             key = (str(schema).lower(), str(table).lower())
             if key in wanted:
@@ -288,18 +372,20 @@ def _columns(
     }
 
 
-def _counts(adapter: Any, relations: Sequence[_Relation]) -> dict[str, int]:
-    """The row count of each relation, by unique id, in one ``UNION ALL`` per 200 relations."""
-    counts: dict[str, int] = {}
+def _counts(
+    adapter: Any, relations: Sequence[_Relation], stop: threading.Event
+) -> Iterator[tuple[str, int]]:
+    """(unique id, row count) of each relation, one ``UNION ALL`` per 50 relations at a time."""
     for start in range(0, len(relations), _COUNTS_PER_QUERY):
+        if stop.is_set():
+            return
         chunk = relations[start : start + _COUNTS_PER_QUERY]
         sql = " union all ".join(
             f"select {index} as floe_index, count(*) as floe_rows from {relation.relation_name}"  # noqa: S608 - dbt's own quoted relation name
             for index, relation in enumerate(chunk)
         )
-        for index, rows in _fetch(adapter, sql, "row counts"):
-            counts[chunk[int(index)].unique_id] = int(rows)
-    return counts
+        for index, rows in _fetch(adapter, sql, "row counts", stop):
+            yield chunk[int(index)].unique_id, int(rows)
 
 
 def _literals(values: Iterable[str]) -> str:
@@ -307,10 +393,14 @@ def _literals(values: Iterable[str]) -> str:
     return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
 
 
-def _fetch(adapter: Any, sql: str, what: str) -> list[tuple[Any, ...]]:
+def _fetch(adapter: Any, sql: str, what: str, stop: threading.Event) -> list[tuple[Any, ...]]:
+    if stop.is_set():
+        return []
     try:
         _, table = adapter.execute(sql, fetch=True)
     except Exception as error:  # noqa: BLE001 - any adapter's error only drops the metadata
+        if stop.is_set():  # cancelled: the round says why
+            return []
         _LOG.warning("floe: the warehouse did not answer the %s query (%s); left out", what, error)
         return []
     return [tuple(row) for row in table.rows]

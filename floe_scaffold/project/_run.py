@@ -32,6 +32,7 @@ from floe_scaffold.errors import EXIT_INTERRUPTED, EXIT_INVALID_INPUT, FloeError
 from floe_scaffold.project._credentials import ProfileOutput, check_credentials, profile_outputs
 from floe_scaffold.project._instance import RunRecorder, instance_home
 from floe_scaffold.project._locate import ProjectLayout
+from floe_scaffold.project._memory_instance import memory_instance
 
 __all__ = [
     "AssetOutcome",
@@ -168,7 +169,7 @@ def _run_project(
     except OSError as error:  # the run goes on, unrecorded, and says why
         record_problem = f"cannot make the Dagster instance's directory: {error}"
     with (
-        dg.DagsterInstance.ephemeral() as instance,
+        memory_instance() as instance,
         _clean_stdout(tracebacks=debug),
         _quiet_generator_exits(),
     ):
@@ -538,13 +539,24 @@ def _failed_check(evaluation: Any) -> tuple[str, str]:
 
 
 def _row_counts(result: Any) -> dict[str, int]:
-    """Row counts the warehouse gave (``table_metadata``), by dbt unique id."""
-    counts: dict[str, int] = {}
+    """Row counts the warehouse gave (``table_metadata``), by dbt unique id.
+
+    They come as observations after dbt (``components/_table_metadata.py``), matched to the
+    node through its materialization's ``unique_id``.
+    """
+    unique_ids: dict[Any, str] = {}
     for event in result.get_asset_materialization_events():
-        metadata = event.step_materialization_data.materialization.metadata
-        rows, unique_id = metadata.get("dagster/row_count"), metadata.get("unique_id")
+        materialization = event.step_materialization_data.materialization
+        unique_id = materialization.metadata.get("unique_id")
+        if unique_id is not None:
+            unique_ids[materialization.asset_key] = str(getattr(unique_id, "value", unique_id))
+    counts: dict[str, int] = {}
+    for event in result.get_asset_observation_events():
+        observation = event.asset_observation_data.asset_observation
+        rows = observation.metadata.get("dagster/row_count")
+        unique_id = unique_ids.get(observation.asset_key)
         if rows is not None and unique_id is not None:
-            counts[str(getattr(unique_id, "value", unique_id))] = int(rows.value)
+            counts[unique_id] = int(rows.value)
     return counts
 
 

@@ -1,15 +1,19 @@
-"""Row counts and column types from the warehouse in asset metadata (``table_metadata``).
+"""Row counts and column types from the warehouse, as an observation after dbt (``table_metadata``).
 
 Real `floe run` on DuckDB (the demo) and on a real PostgreSQL server; what was recorded is read
 back through the Dagster instance API. The batched queries are also run against a real DuckDB
-with more relations than one query takes.
+with more relations than one query takes, and the round's budget against a view whose count
+never ends.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +22,11 @@ import duckdb
 import pytest
 import yaml
 
+from floe_scaffold.components._metadata_round import MetadataRound
 from floe_scaffold.components._table_metadata import (
     TableMetadataSettings,
     TableMetadataSource,
+    _AdapterLoader,
     _ask,
     _Relation,
     _release,
@@ -41,6 +47,8 @@ from tests.project.conftest import (
 pytestmark = pytest.mark.slow
 __all__ = ["postgres_server"]  # the session fixture, shared with tests/profiles
 
+#: A loaded machine's scheduling stalls, allowed on top of a bound that is timed.
+SCHEDULING_SLACK = 5.0
 #: The demo's views (staging); every other asset is a table or a seed.
 VIEWS = {"stg_customers", "stg_orders", "stg_payments"}
 
@@ -73,12 +81,20 @@ def _copy(demo: Path, tmp_path: Path, table_metadata: dict[str, bool] | None) ->
 
 
 def _recorded(project: Path, assets: set[str] | frozenset[str]) -> dict[str, dict[str, Any]]:
+    """The metadata of each asset's latest observation (it follows the materialization)."""
     with dg.DagsterInstance.from_config(str(project / ".dagster_home")) as instance:
         metadata = {}
         for asset in assets:
-            event = instance.get_latest_materialization_event(dg.AssetKey(asset))
-            assert event is not None and event.asset_materialization is not None, asset
-            metadata[asset] = dict(event.asset_materialization.metadata)
+            key = dg.AssetKey(asset)
+            materialized = instance.get_latest_materialization_event(key)
+            assert materialized is not None, asset
+            assert materialized.asset_materialization is not None, asset
+            records = instance.fetch_observations(key, limit=1, ascending=False).records
+            observed = records[0].event_log_entry.asset_observation if records else None
+            metadata[asset] = dict(observed.metadata) if observed is not None else {}
+            assert "dagster/row_count" not in materialized.asset_materialization.metadata, (
+                "the count follows as an observation; the materialization is not held for it"
+            )
     return metadata
 
 
@@ -98,12 +114,12 @@ def test_on_by_default_every_asset_has_column_types_and_a_row_count(
     stdout = _floe_run(project)
     metadata = _recorded(project, DEMO_ASSETS)
     for asset in DEMO_ASSETS:
-        assert metadata[asset]["dagster/row_count"].value > 0, asset
+        counted = "dagster/row_count" in metadata[asset]
+        assert counted == (asset not in VIEWS), (asset, "tables and seeds are counted, views not")
         types = _types(metadata[asset])
         assert types and all(t and t != "?" for t in types.values()), (asset, types)
     assert metadata["customers"]["dagster/row_count"].value == 5
     assert metadata["raw_orders"]["dagster/row_count"].value == 6
-    assert metadata["stg_payments"]["dagster/row_count"].value == 7, "views are counted"
     types = _types(metadata["customers"])
     assert list(types)[:2] == ["customer_id", "first_name"], "in the table's column order"
     assert types["customer_id"] == "INTEGER"
@@ -111,18 +127,18 @@ def test_on_by_default_every_asset_has_column_types_and_a_row_count(
     table = summary_row_counts(stdout)
     assert set(table) == DEMO_ASSETS
     assert table["customers"] == "5", "the summary table shows the warehouse's count"
-    assert table["stg_orders"] == "6", "views too"
+    assert table["stg_orders"] == "", "a view is not counted"
 
 
 def test_switched_in_defs_yaml(demo_project: Path, tmp_path: Path) -> None:
-    project = _copy(demo_project, tmp_path, {"column_types": False, "count_views": False})
+    project = _copy(demo_project, tmp_path, {"column_types": False, "count_views": True})
     stdout = _floe_run(project)
     metadata = _recorded(project, DEMO_ASSETS)
     for asset in DEMO_ASSETS:
-        assert set(_types(metadata[asset]).values()) <= {"?"}, "no type from the warehouse"
-        counted = "dagster/row_count" in metadata[asset]
-        assert counted == (asset not in VIEWS), asset
-    assert summary_row_counts(stdout)["stg_orders"] == "", "a view not counted has no rows"
+        assert "dagster/column_schema" not in metadata[asset], "no type from the warehouse"
+        assert metadata[asset]["dagster/row_count"].value > 0, asset
+    assert metadata["stg_payments"]["dagster/row_count"].value == 7, "views counted on request"
+    assert summary_row_counts(stdout)["stg_orders"] == "6"
 
 
 def test_postgres_gives_row_counts_and_column_types(
@@ -142,14 +158,83 @@ def test_postgres_gives_row_counts_and_column_types(
     env = {"FLOE_POSTGRES_USER": server.user, "FLOE_POSTGRES_PASSWORD": server.password}
     stdout = _floe_run(project, env)
     metadata = _recorded(project, DEMO_ASSETS)
+    reported = _reported_by_dbt(project)
+    for asset in DEMO_ASSETS - VIEWS:
+        rows = metadata[asset]["dagster/row_count"].value
+        assert rows > 0, asset
+        if asset != "daily_orders":  # an incremental model reports this run's rows: counted
+            assert reported[asset] == rows, "the count dbt reported for a table or seed"
     for asset in DEMO_ASSETS:
-        assert metadata[asset]["dagster/row_count"].value > 0, asset
         assert _types(metadata[asset]), asset
     types = _types(metadata["customers"])
     assert types["customer_id"] == "integer"
     assert types["first_name"] in {"text", "character varying"}
     assert metadata["orders"]["dagster/row_count"].value == 6
     assert summary_row_counts(stdout)["orders"] == "6"
+
+
+def _reported_by_dbt(project: Path) -> dict[str, int]:
+    """``adapter_response.rows_affected`` of each node of the project's one run, by name."""
+    (results,) = project.glob("dbt/target/*-*-*/run_results.json")
+    return {
+        entry["unique_id"].split(".")[-1]: entry["adapter_response"]["rows_affected"]
+        for entry in json.loads(results.read_text(encoding="utf-8"))["results"]
+        if isinstance(entry["adapter_response"].get("rows_affected"), int)
+    }
+
+
+def test_a_count_dbt_reported_is_not_asked_again(tmp_path: Path) -> None:
+    """A table whose row count dbt reported gets that count with no query: a relation that does
+    not exist (a query would fail and warn) still gets it, and nothing is logged."""
+    project = duckdb_dbt_project(tmp_path, "told")
+    with duckdb.connect(str(project / "w.db")) as connection:
+        connection.execute("create table present as select 1 as id")
+    told = _Relation("model.told.gone", '"w"."main"."gone"', "w", "main", "gone", False, 42)
+    asked = _Relation("model.told.present", '"w"."main"."present"', "w", "main", "present", False)
+    adapter = load_adapter(TableMetadataSource(project, project, None, None))
+    try:
+        found = _ask(adapter, [told, asked], TableMetadataSettings(column_types=False))
+    finally:
+        _release(adapter)
+    assert found["model.told.gone"]["dagster/row_count"].value == 42
+    assert found["model.told.present"]["dagster/row_count"].value == 1
+
+
+def test_a_round_past_its_budget_keeps_what_it_had_and_says_how_to_get_the_rest(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A count that would never end (a view over a 10^12-row cross join) is cancelled at the
+    budget: the column types asked first are kept, one warning names the setting, and the
+    DuckDB file is free again for the next dbt."""
+    project = duckdb_dbt_project(tmp_path, "slow")
+    with duckdb.connect(str(project / "w.db")) as connection:
+        connection.execute("create table small as select range as id from range(3)")
+        connection.execute(
+            "create view endless as select a.range as id from range(1000000) as a, "
+            "range(1000000) as b"
+        )
+    relations = [
+        _Relation("model.slow.small", '"w"."main"."small"', "w", "main", "small", False),
+        _Relation("model.slow.endless", '"w"."main"."endless"', "w", "main", "endless", True),
+    ]
+    loader = _AdapterLoader(TableMetadataSource(project, project, None, None))
+    loader.start()
+    assert loader.result() is not None, "the adapter loaded (not part of the budget here)"
+    settings = TableMetadataSettings(count_views=True)
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING):
+        found = MetadataRound(loader, relations, settings).answers(budget=2.0)
+    took = time.monotonic() - started
+    assert took < 2.0 + 2.0 + SCHEDULING_SLACK, "cancelled at the budget, not left running"
+    for relation in relations:
+        assert "dagster/column_schema" in found[relation.unique_id], relation
+        assert "dagster/row_count" not in found[relation.unique_id], "the count was cancelled"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert "left out for 2 of 2 relations" in warnings[0]
+    assert "budget_seconds" in warnings[0] and "count_views: false" in warnings[0]
+    with duckdb.connect(str(project / "w.db")) as again:  # read-write: dbt's next run can open it
+        again.execute("create table after_round as select 1 as one")
 
 
 def test_many_relations_are_asked_in_batches(tmp_path: Path) -> None:
