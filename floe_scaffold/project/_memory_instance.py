@@ -40,7 +40,7 @@ def memory_instance() -> Any:
         return DagsterInstance.ephemeral()
     return DagsterInstance(
         instance_type=InstanceType.EPHEMERAL,
-        local_artifact_storage=TemporaryLocalArtifactStorage(),
+        local_artifact_storage=TemporaryLocalArtifactStorage(),  # type: ignore[no-untyped-call]
         run_storage=InMemoryRunStorage(),
         event_storage=event_log,
         compute_log_manager=NoOpComputeLogManager(),
