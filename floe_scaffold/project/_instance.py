@@ -38,6 +38,10 @@ INSTANCE_CONFIG = """\
 # statistics with Dagster.
 telemetry:
   enabled: false
+# A run launched in the UI waits in Dagster's queue until the daemon next looks (every 5 s by
+# default); every second, it starts at once.
+run_queue:
+  dequeue_interval_seconds: 1
 """
 
 _DONE = object()

@@ -277,3 +277,23 @@ def test_floe_dev_stops_with_dgs_report_when_the_component_yaml_is_invalid(
     assert "the Dagster UI is at" not in output
     assert "Traceback" not in output
     assert processes_in(project.resolve()) == [], "floe dev left processes behind"
+
+
+def test_a_new_instance_looks_at_its_run_queue_every_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs launched in the UI wait in Dagster's queue for the daemon's next look: every second
+    in the project's instance (Dagster's default is 5 s); telemetry stays off."""
+    import dagster as dg
+    from dagster._core.run_coordinator import QueuedRunCoordinator
+
+    from floe_scaffold.project._instance import instance_home
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    home = instance_home(tmp_path)
+    assert home == tmp_path / ".dagster_home"
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        coordinator = instance.run_coordinator
+        assert isinstance(coordinator, QueuedRunCoordinator)
+        assert coordinator.dequeue_interval_seconds == 1
+        assert not instance.telemetry_enabled
