@@ -1,8 +1,9 @@
 """A run's events reach the instance as dbt reports them, and Ctrl-C stops every phase of it.
 
-Each runs the real CLI on a copy of the demo project with one model added: a dbt-duckdb Python
-model that sleeps (dbt is still running while it does), or a view whose count never ends (the
-table metadata round after dbt is still asking while the test presses Ctrl-C).
+Each runs the real CLI on the demo project with one model added: a model that sleeps (a
+dbt-duckdb Python model, or ``pg_sleep`` on a real PostgreSQL server: dbt is still running while
+it does), or a view whose count never ends (the table metadata round after dbt is still asking
+while the test presses Ctrl-C).
 """
 
 from __future__ import annotations
@@ -21,9 +22,14 @@ import pytest
 import yaml
 
 from floe_scaffold.errors import EXIT_INTERRUPTED
+from floe_scaffold.project import init_project
+from tests.helpers import contract_for, write_json
+from tests.postgres import PostgresInfo
+from tests.profiles.conftest import postgres_server
 from tests.project.conftest import BIN, copy_project, processes_in, quiet_env
 
 pytestmark = pytest.mark.slow
+__all__ = ["postgres_server"]  # the session fixture, shared with tests/profiles
 
 #: A model that keeps dbt busy for a while after the seeds are built.
 _SLEEPER = """\
@@ -97,6 +103,31 @@ def _materialized_at(home: Path, asset: str, process: subprocess.Popen[str]) -> 
     return None
 
 
+def _stored_before_dbt_ends(
+    project: Path, env: dict[str, str] | None = None, asset: str = "raw_customers"
+) -> None:
+    """Run ``floe run``; ``asset``'s materialization is in the project's instance before the
+    sleeping model, dbt's last node to finish, has finished."""
+    with subprocess.Popen(
+        [str(BIN / "floe"), "run"],
+        cwd=project,
+        env=quiet_env(**(env or {})),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as process:
+        lines = _Lines(process)
+        stored = _materialized_at(project / ".dagster_home", asset, process)
+        code = process.wait(timeout=600)
+    output = lines.text()
+    assert code == 0, output
+    sleeper_done = next(
+        (when for when, line in lines.seen if "OK created" in line and "zz_sleeper" in line), None
+    )
+    assert stored is not None and sleeper_done is not None, output
+    assert stored < sleeper_done, (stored, sleeper_done, output)
+
+
 @pytest.mark.requirement("FR-009")
 def test_materializations_are_stored_while_dbt_is_still_running(
     demo_project: Path, tmp_path: Path
@@ -105,24 +136,31 @@ def test_materializations_are_stored_while_dbt_is_still_running(
     (project / "dbt" / "models" / "zz_sleeper.py").write_text(
         _SLEEPER.format(seconds=15), encoding="utf-8"
     )
-    with subprocess.Popen(
-        [str(BIN / "floe"), "run"],
-        cwd=project,
-        env=quiet_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    ) as process:
-        lines = _Lines(process)
-        stored = _materialized_at(project / ".dagster_home", "raw_customers", process)
-        code = process.wait(timeout=600)
-    output = lines.text()
-    assert code == 0, output
-    sleeper_done = lines.first("OK created python table model")
-    assert stored is not None and sleeper_done is not None, output
-    # The seed's materialization was in the project's instance (what the UI reads) before
-    # dbt's last node, the sleeping model, had finished.
-    assert stored < sleeper_done, (stored, sleeper_done, output)
+    _stored_before_dbt_ends(project)
+
+
+@pytest.mark.requirement("FR-009")
+def test_materializations_are_stored_while_dbt_is_still_running_on_postgres(
+    postgres_server: PostgresInfo, tmp_path: Path
+) -> None:
+    server = postgres_server
+    properties = {
+        "host": server.host,
+        "port": server.port,
+        "database": server.database,
+        "schema": "streaming",
+    }
+    project = tmp_path / "shop"
+    init_project(
+        project, artifacts=write_json(tmp_path, contract_for("postgres", properties=properties))
+    )
+    (project / "dbt" / "models" / "zz_sleeper.sql").write_text(
+        "{{ config(materialized='table') }}\n"
+        "select 1 as id from (select pg_sleep(15)) as sleeping\n",
+        encoding="utf-8",
+    )
+    env = {"FLOE_POSTGRES_USER": server.user, "FLOE_POSTGRES_PASSWORD": server.password}
+    _stored_before_dbt_ends(project, env)
 
 
 def test_ctrl_c_during_the_table_metadata_round_stops_the_run(
