@@ -287,3 +287,14 @@ def test_many_relations_are_asked_in_batches(tmp_path: Path) -> None:
             assert "dagster/row_count" not in got
         else:
             assert got["dagster/row_count"].value == index % 7
+
+
+def test_the_budget_is_a_share_of_dbts_time_with_a_floor_or_as_set() -> None:
+    default = TableMetadataSettings()
+    assert default.count_views is False, "a view's count runs its query: off unless asked"
+    assert default.budget(5.0) == 10.0, "at least 10 s"
+    assert default.budget(200.0) == 40.0, "20 % of dbt's own time"
+    assert TableMetadataSettings(budget_seconds=3).budget(200.0) == 3
+    for wrong in (0, -1, 3601):
+        with pytest.raises(ValueError, match="out of range"):
+            TableMetadataSettings(budget_seconds=wrong)
