@@ -77,7 +77,10 @@ class MetadataRound:
         from floe_scaffold.components._table_metadata import _ask, _release
 
         adapter = self._loader.result()
-        if adapter is None or self._stop.is_set():
+        if adapter is None:
+            return
+        if self._stop.is_set():  # the budget ran out while the adapter loaded
+            _release(adapter)
             return
         with self._lock:
             self._adapter = adapter
