@@ -23,39 +23,7 @@ from bench._demo import parsed_demo
 from bench._process import BIN, ENV
 from bench._process import run as _run
 from bench._timing import Figure, alternate, figure, seconds, with_ratio
-
-#: Runs ``floe run`` in the current directory with the run's recording replaced (argv[1]).
-_VARIANT = """\
-import sys
-from pathlib import Path
-
-import dagster as dg
-
-from floe_scaffold._cli import main
-from floe_scaffold.project import _run
-
-
-class NoRecorder:
-    def __init__(self, *args):
-        pass
-
-    def __call__(self, entry):
-        pass
-
-    def close(self):
-        return None
-
-
-_run.RunRecorder = NoRecorder
-if sys.argv[1] == "direct":
-    home = str(_run.instance_home(Path.cwd()))
-
-    def persistent(*args, **kwargs):
-        return dg.DagsterInstance.from_config(home)
-
-    dg.DagsterInstance.ephemeral = staticmethod(persistent)
-sys.exit(main(["run"]))
-"""
+from bench._variants import FLOE_RUN_VARIANT
 
 SHIPPED = "floe run (recorded in .dagster_home in the background)"
 DIRECT = "floe run executing on the SQLite instance (direct)"
@@ -70,10 +38,10 @@ def run(*, quick: bool) -> list[Figure]:
         demo = Path(scratch) / "demo"
         shutil.copytree(parsed_demo(), demo, ignore=shutil.ignore_patterns(".dagster_home"))
         script = Path(scratch) / "variant.py"
-        script.write_text(_VARIANT, encoding="utf-8")
+        script.write_text(FLOE_RUN_VARIANT, encoding="utf-8")
 
         def variant(name: str) -> None:
-            _run([sys.executable, str(script), name], demo, env)
+            _run([sys.executable, str(script), name, "run"], demo, env)
 
         samples = alternate(
             {

@@ -72,6 +72,7 @@ import yaml
 from bench._process import BIN, ENV
 from bench._process import run as run_process
 from bench._timing import Figure, alternate, figure, with_ratio
+from bench._variants import FLOE_RUN_VARIANT
 from bench.project import _free_port, _stop, _wait_for_assets
 from tests.helpers import build_contract, write_json
 from tests.runnable import runnable_project
@@ -108,31 +109,6 @@ WITHOUT = {
     **{feature: f"floe run, no {feature}" for feature in FEATURES},
     "instance recording": NOT_RECORDED,
 }
-
-# Runs `floe run` (argv[1:]) as the console script does, with the run's recording into
-# .dagster_home replaced by nothing (bench/instance.py's way).
-_NOT_RECORDED_SCRIPT = """\
-import sys
-
-from floe_scaffold._cli import main
-from floe_scaffold._exit import exit_now
-from floe_scaffold.project import _run
-
-
-class NoRecorder:
-    def __init__(self, *args):
-        pass
-
-    def __call__(self, entry):
-        pass
-
-    def close(self):
-        return None
-
-
-_run.RunRecorder = NoRecorder
-exit_now(main(sys.argv[1:]))
-"""
 
 #: no endpoint from the caller's environment and each project's own .dagster_home
 _ENV = {
@@ -443,7 +419,7 @@ def _variants(
     floe = str(BIN / "floe")
     plain = _plain(where, models)
     script = where / "not_recorded.py"
-    script.write_text(_NOT_RECORDED_SCRIPT, encoding="utf-8")
+    script.write_text(FLOE_RUN_VARIANT, encoding="utf-8")
     dbt = [str(BIN / "dbt"), "build", "--profiles-dir", str(plain)]
     found: dict[str, tuple[Callable[[], Sample], Callable[[], object]]] = {
         DBT_BUILD: (
@@ -463,7 +439,7 @@ def _variants(
     if ablation:
         for feature, attributes in FEATURES.items():
             floe_variant(WITHOUT[feature], [floe, "run"], attributes)
-        floe_variant(NOT_RECORDED, [sys.executable, str(script), "run"], {})
+        floe_variant(NOT_RECORDED, [sys.executable, str(script), "memory", "run"], {})
     if ui:
         project = _adopted(where, "ui", models, {})
         found[UI_RUN] = (
