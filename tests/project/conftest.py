@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from floe_scaffold.project import init_project
+from tests.postgres import PostgresInfo
 
 BIN = Path(sys.executable).parent
 
@@ -150,3 +151,21 @@ def duckdb_dbt_project(root: Path, name: str) -> Path:
     profiles = {name: {"target": "dev", "outputs": {"dev": {"type": "duckdb", "path": "w.db"}}}}
     (project / "profiles.yml").write_text(yaml.safe_dump(profiles), encoding="utf-8")
     return project
+
+
+def postgres_demo(server: PostgresInfo, where: Path, schema: str) -> tuple[Path, dict[str, str]]:
+    """The demo generated into ``where/shop`` for ``schema`` on a real PostgreSQL server, and
+    the variables its profile reads (the server's user and password)."""
+    from tests.helpers import contract_for, write_json
+
+    properties = {
+        "host": server.host,
+        "port": server.port,
+        "database": server.database,
+        "schema": schema,
+    }
+    project = where / "shop"
+    init_project(
+        project, artifacts=write_json(where, contract_for("postgres", properties=properties))
+    )
+    return project, {"FLOE_POSTGRES_USER": server.user, "FLOE_POSTGRES_PASSWORD": server.password}

@@ -22,11 +22,9 @@ import pytest
 import yaml
 
 from floe_scaffold.errors import EXIT_INTERRUPTED
-from floe_scaffold.project import init_project
-from tests.helpers import contract_for, write_json
 from tests.postgres import PostgresInfo
 from tests.profiles.conftest import postgres_server
-from tests.project.conftest import BIN, copy_project, processes_in, quiet_env
+from tests.project.conftest import BIN, copy_project, postgres_demo, processes_in, quiet_env
 
 pytestmark = pytest.mark.slow
 __all__ = ["postgres_server"]  # the session fixture, shared with tests/profiles
@@ -143,23 +141,12 @@ def test_materializations_are_stored_while_dbt_is_still_running(
 def test_materializations_are_stored_while_dbt_is_still_running_on_postgres(
     postgres_server: PostgresInfo, tmp_path: Path
 ) -> None:
-    server = postgres_server
-    properties = {
-        "host": server.host,
-        "port": server.port,
-        "database": server.database,
-        "schema": "streaming",
-    }
-    project = tmp_path / "shop"
-    init_project(
-        project, artifacts=write_json(tmp_path, contract_for("postgres", properties=properties))
-    )
+    project, env = postgres_demo(postgres_server, tmp_path, "streaming")
     (project / "dbt" / "models" / "zz_sleeper.sql").write_text(
         "{{ config(materialized='table') }}\n"
         "select 1 as id from (select pg_sleep(15)) as sleeping\n",
         encoding="utf-8",
     )
-    env = {"FLOE_POSTGRES_USER": server.user, "FLOE_POSTGRES_PASSWORD": server.password}
     _stored_before_dbt_ends(project, env)
 
 

@@ -32,14 +32,13 @@ from floe_scaffold.components._table_metadata import (
     _release,
     load_adapter,
 )
-from floe_scaffold.project import init_project
-from tests.helpers import contract_for, write_json
 from tests.postgres import PostgresInfo
 from tests.profiles.conftest import postgres_server
 from tests.project.conftest import (
     BIN,
     DEMO_ASSETS,
     duckdb_dbt_project,
+    postgres_demo,
     quiet_env,
     summary_row_counts,
 )
@@ -144,18 +143,7 @@ def test_switched_in_defs_yaml(demo_project: Path, tmp_path: Path) -> None:
 def test_postgres_gives_row_counts_and_column_types(
     postgres_server: PostgresInfo, tmp_path: Path
 ) -> None:
-    server = postgres_server
-    properties = {
-        "host": server.host,
-        "port": server.port,
-        "database": server.database,
-        "schema": "table_metadata",
-    }
-    project = tmp_path / "shop"
-    init_project(
-        project, artifacts=write_json(tmp_path, contract_for("postgres", properties=properties))
-    )
-    env = {"FLOE_POSTGRES_USER": server.user, "FLOE_POSTGRES_PASSWORD": server.password}
+    project, env = postgres_demo(postgres_server, tmp_path, "table_metadata")
     stdout = _floe_run(project, env)
     metadata = _recorded(project, DEMO_ASSETS)
     reported = _reported_by_dbt(project)
