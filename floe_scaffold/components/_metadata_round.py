@@ -123,16 +123,12 @@ class MetadataRound:
 
     def _warn_cut(self, budget: float) -> None:
         asked = self._settings
-        missing = 0
-        for relation in self._relations:
-            got = self._found.get(relation.unique_id, {})
-            counted = asked.row_counts and (
-                relation.reported_rows is not None or asked.count_views or not relation.view
-            )
-            if (asked.column_types and "dagster/column_schema" not in got) or (
-                counted and "dagster/row_count" not in got
-            ):
-                missing += 1
+        missing = sum(
+            1
+            for relation in self._relations
+            if not asked.wanted(relation.view, relation.reported_rows)
+            <= self._found.get(relation.unique_id, {}).keys()
+        )
         _LOG.warning(
             "floe: table metadata left out for %d of %d relations: the warehouse had not "
             "answered within the budget of %.0f s; set `table_metadata: {budget_seconds: N}` "

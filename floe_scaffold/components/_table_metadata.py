@@ -103,6 +103,15 @@ class TableMetadataSettings(dg.Model):
         """Whether anything is asked of the warehouse."""
         return self.row_counts or self.column_types
 
+    def wanted(self, view: bool, reported_rows: int | None) -> set[str]:
+        """The metadata keys a relation gets: columns, and a row count (dbt's, or counted)."""
+        counted = self.row_counts and (reported_rows is not None or self.count_views or not view)
+        return {
+            key
+            for key, asked in ((COLUMN_SCHEMA, self.column_types), (ROW_COUNT, counted))
+            if asked
+        }
+
     def budget(self, dbt_seconds: float) -> float:
         """Seconds the metadata round may take after a dbt invocation of ``dbt_seconds``."""
         if self.budget_seconds is not None:
@@ -320,7 +329,7 @@ def _ask(
             counted = [
                 r
                 for r in relations
-                if r.reported_rows is None and (settings.count_views or not r.view)
+                if r.reported_rows is None and ROW_COUNT in settings.wanted(r.view, None)
             ]
             for unique_id, count in _counts(adapter, counted, stop):
                 found.setdefault(unique_id, {})[ROW_COUNT] = dg.MetadataValue.int(count)
