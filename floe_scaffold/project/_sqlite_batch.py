@@ -80,10 +80,13 @@ def group_commits(instance: Any) -> GroupCommit | None:
     from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
     from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
 
+    from floe_scaffold.instance_storage import SqliteEventLogStorage as KeptOpen
+
     group = GroupCommit()
     grouped = False
     events = instance.event_log_storage
-    if type(events) is SqliteEventLogStorage and _has(events, "_connect", "_initdb", "_db_lock"):
+    known = (SqliteEventLogStorage, KeptOpen)
+    if type(events) in known and _has(events, "_connect", "_initdb", "_db_lock"):
         _replace(events, "_connect", _event_connect(events, group))
         grouped = True
     runs = instance.run_storage
