@@ -59,6 +59,9 @@ _EARLIER_CONFIGS = (
 
 _DONE = object()
 
+#: How long a recorder interrupted by Ctrl-C may take to record the run as canceled.
+_CANCEL_SECONDS = 10.0
+
 
 @dataclass(frozen=True)
 class _RunRecord:
@@ -97,6 +100,8 @@ class RunRecorder:
         self._source, self._open_target, self._run_id = source, open_target, run_id
         self._items: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._run_read = False
+        self._run: Any = None  # the run as stored in the target, once it is
+        self._cancelled = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._work, name="floe-run-recorder", daemon=True)
         self._thread.start()
@@ -114,9 +119,20 @@ class RunRecorder:
         self._items.put(entry)
 
     def close(self) -> str | None:
-        """Wait until every event is stored; what stopped the copy, if anything did."""
+        """Wait until every event is stored; what stopped the copy, if anything did.
+
+        A Ctrl-C while it waits (KeyboardInterrupt) stops the copy: the events not yet stored
+        are dropped, the run is recorded as canceled (it would otherwise stay "started" in the
+        UI for ever), at most :data:`_CANCEL_SECONDS` are spent on that, and the
+        KeyboardInterrupt goes on.
+        """
         self._items.put(_DONE)
-        self._thread.join()
+        try:
+            self._thread.join()
+        except KeyboardInterrupt:
+            self._cancelled.set()
+            self._thread.join(timeout=_CANCEL_SECONDS)
+            raise
         if self._error is None:
             return None
         return f"{type(self._error).__name__}: {self._error}"
@@ -158,6 +174,12 @@ class RunRecorder:
                         done = self._store(target, self._items.get_nowait())
                 if group is not None:
                     group.commit()
+            if self._cancelled.is_set() and self._run is not None:
+                target.report_run_canceled(
+                    self._run,
+                    message="Recording stopped by Ctrl-C (floe run): the run's later events "
+                    "were not recorded.",
+                )
         except BaseException:
             if group is not None:
                 group.rollback()
@@ -170,12 +192,12 @@ class RunRecorder:
         """Store one item; whether it was the last."""
         if item is _DONE:
             return True
-        if self._error is not None:  # reading the run failed: nothing more is stored
+        if self._error is not None or self._cancelled.is_set():  # nothing more is stored
             return False
         if isinstance(item, _RunRecord):
             for snapshot in item.snapshots:
                 target.add_snapshot(snapshot)
-            target.add_run(item.run)
+            self._run = target.add_run(item.run)
         else:
             target.handle_new_event(item)
         return False

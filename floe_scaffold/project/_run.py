@@ -194,7 +194,10 @@ def _run_project(
             raise
         finally:
             if recorder is not None:
-                record_problem = recorder.close()
+                try:
+                    record_problem = recorder.close()
+                except KeyboardInterrupt:  # while the last events were being recorded
+                    raise RunInterruptedError(run_id, home) from None
     if not result.success and _was_interrupted(result):
         from floe_scaffold.components._resource import stop_dbt_processes
 

@@ -109,3 +109,58 @@ def test_an_unknown_storage_is_left_alone(storage: str) -> None:
         before = vars(getattr(instance, storage)).copy()
         assert group_commits(instance) is None
         assert vars(getattr(instance, storage)) == before
+
+
+def test_ctrl_c_while_the_last_events_are_recorded_records_the_run_as_canceled(
+    tmp_path: Path,
+) -> None:
+    """floe run's recording phase: the run is over, its events still being copied."""
+    import os
+    import signal
+    import sqlite3
+    import threading
+    import time
+
+    home = instance_home(tmp_path)
+    run_id = "0f6b2a8e-1b7c-4c39-9d1e-000000000003"
+    with dg.DagsterInstance.from_config(str(home)):  # creates the databases
+        pass
+    # Another process's write lock on the index (floe dev's webserver, say): the run is added,
+    # then the first asset event waits for the lock.
+    index = home / "history" / "runs" / "index.db"
+    blocker = sqlite3.connect(index, isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")
+    defs = dg.Definitions(assets=[upstream, downstream])
+    job = defs.resolve_implicit_global_asset_job_def()
+    closing = threading.Event()
+
+    def interrupt() -> None:
+        time.sleep(1.0)  # close() is waiting behind the lock by now
+        if closing.is_set():
+            os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.5)
+        blocker.execute("ROLLBACK")
+
+    with dg.DagsterInstance.ephemeral() as source:
+        recorder = RunRecorder(source, lambda: dg.DagsterInstance.from_config(str(home)), run_id)
+        source.add_event_listener(run_id, recorder)
+        assert job.execute_in_process(instance=source, run_id=run_id).success
+        timer = threading.Thread(target=interrupt)
+        closing.set()
+        timer.start()
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            recorder.close()
+        closing.clear()
+        timer.join()
+        assert time.monotonic() - started < 10
+    blocker.close()
+    with dg.DagsterInstance.from_config(str(home)) as target:
+        run = target.get_run_by_id(run_id)
+        assert run is not None and run.status == dg.DagsterRunStatus.CANCELED
+        types = [
+            record.event_log_entry.dagster_event_type
+            for record in target.get_records_for_run(run_id).records
+        ]
+        assert types[-1] == DagsterEventType.RUN_CANCELED
+        assert DagsterEventType.RUN_SUCCESS not in types  # the later events were dropped
