@@ -95,7 +95,7 @@ live = dict.fromkeys(
     ("dagster_dbt/manifest", "dagster_dbt/dagster_dbt_translator", "dagster_dbt/project"), ""
 )
 with paused_gc():
-    specs, checks, _ = load_specs(entries, entry.stem, live)
+    specs, checks, *_ = load_specs(entries, entry.stem, live)
 
     @dg.multi_asset(
         name="dbt_build",

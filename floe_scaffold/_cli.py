@@ -331,6 +331,18 @@ def update(dest: Path, artifacts: Path | None, diff: bool, recover: bool) -> Non
 
 @cli.command("run", epilog=_EXIT_CODES)
 @click.option("--select", help="dbt selection of the models to run (default: all).")
+@click.option("--exclude", help="dbt selection to leave out of the run (as dbt's --exclude).")
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="Rebuild incremental models and snapshots from scratch (dbt's --full-refresh).",
+)
+@click.option(
+    "--vars",
+    "dbt_vars",
+    metavar="YAML",
+    help="dbt variables for this run, a YAML mapping: --vars '{key: value}' (over cli_args').",
+)
 @click.option(
     "--project-dir",
     type=click.Path(path_type=Path, file_okay=False),
@@ -350,14 +362,25 @@ def update(dest: Path, artifacts: Path | None, diff: bool, recover: bool) -> Non
     help="On failure, also show Python tracebacks (dbt's and the failed step's); "
     "FLOE_DEBUG=1 does the same.",
 )
-def run_command(select: str | None, project_dir: Path, log_format: str, debug: bool) -> None:
+def run_command(
+    select: str | None,
+    exclude: str | None,
+    full_refresh: bool,
+    dbt_vars: str | None,
+    project_dir: Path,
+    log_format: str,
+    debug: bool,
+) -> None:
     """Materialize the project's assets in-process; exit 1 if any fails.
 
     Before dbt starts, the environment variables the selected dbt profile output reads with
-    env_var() (and no default) are checked; each one unset is named.
+    env_var() (and no default) are checked; each one unset is named. --exclude, --full-refresh
+    and --vars are given to dbt for this run only (through the dbt step's run config).
     """
     from floe_scaffold.project import locate_project, run_project
+    from floe_scaffold.project._run_options import RunOptions, parse_vars
 
+    options = RunOptions(exclude=exclude, full_refresh=full_refresh, dbt_vars=parse_vars(dbt_vars))
     debug = debug_requested(debug)
     if debug:
         os.environ[DEBUG_VARIABLE] = "1"  # for `dbt parse`, run while the definitions load
@@ -371,7 +394,7 @@ def run_command(select: str | None, project_dir: Path, log_format: str, debug: b
         style = "red" if "fail" in status.lower() else None
         console.print(f"  {status:<16} {what}", style=style, markup=False)
 
-    summary = run_project(layout, select=select, on_progress=progress, debug=debug)
+    summary = run_project(layout, select=select, on_progress=progress, debug=debug, options=options)
     if not summary.success and summary.failure_lines:
         console.print("failed:", style="bold red", markup=False)
         for line in summary.failure_lines:

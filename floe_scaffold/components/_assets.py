@@ -44,10 +44,11 @@ _CHECKED_DAGSTER_DBT = ((0, 27), (0, 28), (0, 29))
 
 
 class DbtAssets(NamedTuple):
-    """The dbt multi-asset, and the other check specs built from the same manifest."""
+    """The dbt multi-asset, and the other check and asset specs built from the same manifest."""
 
     assets: dg.AssetsDefinition
     extra_checks: Sequence[dg.AssetCheckSpec]
+    extra_specs: Sequence[dg.AssetSpec] = ()
 
 
 @contextmanager
@@ -114,6 +115,7 @@ def dbt_multi_asset(
     name: str,
     settings: Mapping[str, Any],
     extra_checks: Callable[[Mapping[str, Any]], list[dg.AssetCheckSpec]] | None = None,
+    extra_specs: Callable[[Mapping[str, Any]], list[dg.AssetSpec]] | None = None,
     keep_manifest: bool = False,
 ) -> DbtAssets:
     """``@dbt_assets(...)(compute)``, its specs from the spec cache when an entry matches.
@@ -125,8 +127,10 @@ def dbt_multi_asset(
     settings, the dbt project's path and the versions of floe-scaffold, dagster, dagster-dbt and
     dbt-core. ``extra_checks`` gives the check specs of other definitions from the parsed manifest
     (the sources' freshness checks, ``_freshness``); they are cached in the same entry and
-    returned beside the multi-asset, not on it. A manifest parsed here is let go after the specs
-    are built unless ``keep_manifest`` (the caller reads it next: schedules' selections).
+    returned beside the multi-asset, not on it; ``extra_specs`` likewise gives asset specs of
+    other definitions (the sources' external assets, ``_source_assets``). A manifest parsed here
+    is let go after the specs are built unless ``keep_manifest`` (the caller reads it next:
+    schedules' selections).
     """
     install_workaround()
     if not _checked_dagster_dbt():
@@ -140,7 +144,11 @@ def dbt_multi_asset(
             dagster_dbt_translator=translator,
             name=name,
         )(compute)
-        return DbtAssets(assets, extra_checks(parsed) if extra_checks is not None else [])
+        return DbtAssets(
+            assets,
+            extra_checks(parsed) if extra_checks is not None else [],
+            extra_specs(parsed) if extra_specs is not None else [],
+        )
     from dagster_dbt.asset_utils import (
         DAGSTER_DBT_EXCLUDE_METADATA_KEY,
         DAGSTER_DBT_MANIFEST_METADATA_KEY,
@@ -182,13 +190,18 @@ def dbt_multi_asset(
             io_manager_key=None,
             project=project,
         )
-        return specs, check_specs, extra_checks(parsed) if extra_checks is not None else []
+        return (
+            specs,
+            check_specs,
+            extra_checks(parsed) if extra_checks is not None else [],
+            extra_specs(parsed) if extra_specs is not None else [],
+        )
 
     found = load_specs(entries, key, lazy)
     if found is None:
         validate(manifest.get())
         found = build()
-        if save_specs(entries, key, *found[:2], live, found[2]) and not keep_manifest:
+        if save_specs(entries, key, *found[:2], live, *found[2:]) and not keep_manifest:
             # The specs again from the entry just written, as a warm load gets them: they hold
             # the lazy wrapper, not the parsed manifest, which can then go before Dagster builds
             # the op, the repository and the asset graph (the peak of a cold load is then that
@@ -199,7 +212,7 @@ def dbt_multi_asset(
             manifest.release()
             # None: removed in between (another process pruned it), so built again
             found = load_specs(entries, key, lazy) or build()
-    specs, check_specs, extra = found
+    specs, check_specs, extra, extra_assets = found
     # The op tags and arguments @dbt_assets passes (dagster_dbt/asset_decorator.py).
     op_tags = {
         **({DAGSTER_DBT_SELECT_METADATA_KEY: select} if select else {}),
@@ -213,4 +226,4 @@ def dbt_multi_asset(
         op_tags=op_tags,
         allow_arbitrary_check_specs=True,
     )(compute)
-    return DbtAssets(assets, extra)
+    return DbtAssets(assets, extra, extra_assets)

@@ -36,12 +36,12 @@ from floe_scaffold.components._automation import (
     build_schedules,
     with_automation,
 )
+from floe_scaffold.components._dbt_step import DbtRunConfig, dbt_stages, run_args
 from floe_scaffold.components._freshness import (
     CHECK_NAME,
     freshness_check_specs,
     freshness_checks,
     freshness_sources,
-    source_asset_specs,
 )
 from floe_scaffold.components._lazy_manifest import ManifestSource
 from floe_scaffold.components._local_files import ensure_duckdb_folder
@@ -53,6 +53,7 @@ from floe_scaffold.components._manifest import (
     ensure_manifest,
 )
 from floe_scaffold.components._resource import FloeDbtCliResource
+from floe_scaffold.components._source_assets import source_asset_specs
 from floe_scaffold.components._table_metadata import (
     TableMetadataSettings,
     TableMetadataSource,
@@ -250,7 +251,7 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
         table_metadata = self.table_metadata
         metadata_source = TableMetadataSource(project_dir, profiles_dir, self.profile, self.target)
 
-        def _dbt_assets(context: AssetExecutionContext) -> Iterator[Any]:
+        def _dbt_assets(context: AssetExecutionContext, config: DbtRunConfig) -> Iterator[Any]:
             # Loaded when a run starts, not when definitions load (the OpenLineage client alone
             # costs a quarter of a second to import).
             from floe_scaffold.components._observe import observed_stream
@@ -258,53 +259,71 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
             from floe_scaffold.tracing import SpanRecorder
 
             manifest = manifest_source.get()
-            invocation = resource.cli(cli_args, context=context)
-            command = cli_args[0] if cli_args else "build"
-            recorder = None
-            if lineage.enabled:
-                recorder = LineageRecorder(
-                    target=lineage,
-                    manifest=manifest,
-                    profile_output=profile_output,
-                    dbt_project_dir=project_dir,
-                    command=command,
-                    dagster_run=DagsterRun(context.run.run_id, context.run.job_name),
-                    classifications=classifications,
-                )
-            spans = None
-            if tracing.enabled:
-                spans = SpanRecorder(
-                    tracing,
-                    manifest=manifest,
-                    compute_target=str(manifest.get("metadata", {}).get("adapter_type", "")),
-                    dagster_run_id=context.run.run_id,
-                    dagster_job=context.run.job_name,
-                    asset_key_of=lambda node: translator.get_asset_key(node).to_user_string(),
-                )
-            measured = None
-            if metrics.exports:
-                from floe_scaffold.tracing._metrics import MetricsRecorder
-
-                measured = MetricsRecorder(
-                    metrics,
-                    manifest=manifest,
-                    compute_target=str(manifest.get("metadata", {}).get("adapter_type", "")),
-                    asset_key_of=lambda node: translator.get_asset_key(node).to_user_string(),
-                )
-            events = observed_stream(
-                invocation,
+            # One dbt invocation, or one per stage when a source reads what the run makes
+            # (components/_dbt_step.py); each observed as its own dbt command.
+            stages = dbt_stages(
                 context,
-                command=command,
-                spans=spans,
-                lineage=recorder,
-                metrics=measured,
+                resource=resource,
+                args=run_args(cli_args, config),
+                manifest=manifest,
+                translator=translator,
+                project=project,
             )
+            command = cli_args[0] if cli_args else "build"
+            adapter_type = str(manifest.get("metadata", {}).get("adapter_type", ""))
+
+            def observed(invocation: Any) -> Iterator[Any]:
+                recorder = None
+                if lineage.enabled:
+                    recorder = LineageRecorder(
+                        target=lineage,
+                        manifest=manifest,
+                        profile_output=profile_output,
+                        dbt_project_dir=project_dir,
+                        command=command,
+                        dagster_run=DagsterRun(context.run.run_id, context.run.job_name),
+                        classifications=classifications,
+                    )
+                spans = None
+                if tracing.enabled:
+                    spans = SpanRecorder(
+                        tracing,
+                        manifest=manifest,
+                        compute_target=adapter_type,
+                        dagster_run_id=context.run.run_id,
+                        dagster_job=context.run.job_name,
+                        asset_key_of=lambda node: translator.get_asset_key(node).to_user_string(),
+                    )
+                measured = None
+                if metrics.exports:
+                    from floe_scaffold.tracing._metrics import MetricsRecorder
+
+                    measured = MetricsRecorder(
+                        metrics,
+                        manifest=manifest,
+                        compute_target=adapter_type,
+                        asset_key_of=lambda node: translator.get_asset_key(node).to_user_string(),
+                    )
+                return observed_stream(
+                    invocation,
+                    context,
+                    command=command,
+                    spans=spans,
+                    lineage=recorder,
+                    metrics=measured,
+                )
+
+            def events() -> Iterator[Any]:
+                for stage in stages:  # each starts once the one before it has ended
+                    yield from observed(stage.start())
+
             yield from with_table_metadata(
-                events,
+                events(),
                 settings=table_metadata,
                 source=metadata_source,
                 manifest=manifest,
-                target_path=invocation.target_path,
+                # The last invocation's (the rows dbt reported for the others are counted)
+                target_path=stages[-1].target_path,
                 asset_key_of=translator.get_asset_key,
             )
 
@@ -322,6 +341,11 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
                 extra_checks=lambda parsed: freshness_check_specs(
                     freshness_sources(parsed, translator.get_asset_key)
                 ),
+                extra_specs=lambda parsed: source_asset_specs(
+                    parsed,
+                    translator.get_asset_key,
+                    {one.unique_id for one in freshness_sources(parsed, translator.get_asset_key)},
+                ),
                 keep_manifest=bool(self.schedules),  # their selections are checked and built next
             )
         except Exception:
@@ -336,7 +360,7 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
             lambda sources: freshness_results(metadata_source, sources),
         )
         return dg.Definitions(
-            assets=[assets, *source_asset_specs(built.extra_checks, assets.keys)],
+            assets=[assets, *(spec for spec in built.extra_specs if spec.key not in assets.keys)],
             asset_checks=[freshness] if freshness is not None else None,
             schedules=build_schedules(assets, self.schedules),
         )

@@ -26,6 +26,7 @@ import dagster as dg
 from dagster import AssetCheckExecutionContext
 
 from floe_scaffold.components._dagster_workaround import keeping_checks_class
+from floe_scaffold.components._relations import produced_sources
 
 __all__ = [
     "CHECK_NAME",
@@ -37,7 +38,6 @@ __all__ = [
     "freshness_sources",
     "human_duration",
     "judge",
-    "source_asset_specs",
 ]
 
 #: The name of the check on each source's asset.
@@ -62,7 +62,13 @@ class FreshnessSource:
     warn_after: float | None  # seconds
     error_after: float | None  # seconds
     filter: str | None
-    loaded_by: tuple[dg.AssetKey, ...] = ()  # the seeds that write the source's table
+    loaded_by: tuple[dg.AssetKey, ...] = ()  # the seeds, models, snapshots making its table
+    file: str | None = None  # the YAML file declaring it, relative to the dbt project
+
+    @property
+    def name(self) -> str:
+        """The source as dbt names it: ``source_name.table_name``."""
+        return self.unique_id.split(".", 2)[-1]
 
     @property
     def check_key(self) -> dg.AssetCheckKey:
@@ -90,10 +96,8 @@ def freshness_sources(
     manifest: Mapping[str, Any], asset_key_of: AssetKeyOf
 ) -> list[FreshnessSource]:
     """The manifest's source tables with a ``loaded_at_field`` and a warn or error threshold."""
-    seeds: dict[str, list[dg.AssetKey]] = {}
-    for node in (manifest.get("nodes") or {}).values():
-        if node.get("resource_type") == "seed" and node.get("relation_name"):
-            seeds.setdefault(str(node["relation_name"]).lower(), []).append(asset_key_of(node))
+    made_by = produced_sources(manifest)
+    nodes = manifest.get("nodes") or {}
     found = []
     for unique_id, source in sorted((manifest.get("sources") or {}).items()):
         freshness = _setting(source, "freshness")
@@ -117,7 +121,10 @@ def freshness_sources(
                 warn_after=warn,
                 error_after=error,
                 filter=str(where) if where else None,
-                loaded_by=tuple(seeds.get(str(relation).lower(), ())),
+                loaded_by=tuple(asset_key_of(nodes[uid]) for uid in made_by.get(unique_id, ())),
+                file=str(source["original_file_path"])
+                if source.get("original_file_path")
+                else None,
             )
         )
     return found
@@ -136,29 +143,6 @@ def freshness_check_specs(sources: Iterable[FreshnessSource]) -> list[dg.AssetCh
         )
         for source in sources
     ]
-
-
-def source_asset_specs(
-    check_specs: Iterable[dg.AssetCheckSpec], produced: Iterable[dg.AssetKey]
-) -> list[dg.AssetSpec]:
-    """An external asset for each checked source the dbt assets do not produce.
-
-    Its upstream assets are the seeds that write its table (the check's additional deps), so a
-    source loaded by a seed sits between the seed and the models that read it.
-    """
-    made = set(produced)
-    specs: dict[dg.AssetKey, dg.AssetSpec] = {}
-    for check in check_specs:
-        if check.name != CHECK_NAME or check.asset_key in made or check.asset_key in specs:
-            continue
-        specs[check.asset_key] = dg.AssetSpec(
-            check.asset_key,
-            deps=[dep.asset_key for dep in check.additional_deps],
-            description="A dbt source: a table loaded outside dbt, checked for freshness.",
-            group_name="sources",
-            kinds={"dbt"},
-        )
-    return list(specs.values())
 
 
 def human_duration(seconds: float) -> str:

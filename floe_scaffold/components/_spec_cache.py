@@ -39,7 +39,7 @@ from dagster_shared.serdes import pack_value, unpack_value
 __all__ = ["FORMAT", "CacheEntries", "Specs", "cache_key", "load_specs", "save_specs"]
 
 #: The format of an entry; a change here makes every older entry a miss.
-FORMAT = "floe-spec-cache/2"  # 2: sources' freshness checks (issue 17)
+FORMAT = "floe-spec-cache/3"  # 2: sources' freshness checks (issue 17); 3: sources' assets
 _KEEP = 4  # entries kept in the folder (the newest); the others are removed on write
 #: A temporary file older than this was left by a process that died writing it (a live writer
 #: renames its own within seconds: 50,000 models take about 10 s); it is removed on write.
@@ -48,8 +48,10 @@ _MANIFEST = "dagster_dbt/manifest"
 _TRANSLATOR = "dagster_dbt/dagster_dbt_translator"
 _PROJECT = "dagster_dbt/project"
 _RAW_TYPES = (str, bool, int)
-#: The asset specs, dbt's check specs, and the other check specs kept with them.
-Specs = tuple[Sequence[AssetSpec], Sequence[AssetCheckSpec], Sequence[AssetCheckSpec]]
+#: The asset specs, dbt's check specs, and the other check and asset specs kept with them.
+Specs = tuple[
+    Sequence[AssetSpec], Sequence[AssetCheckSpec], Sequence[AssetCheckSpec], Sequence[AssetSpec]
+]
 
 
 class _UncacheableError(Exception):
@@ -174,17 +176,19 @@ def save_specs(
     check_specs: Sequence[AssetCheckSpec],
     live: Mapping[str, Any],
     extra_checks: Sequence[AssetCheckSpec] = (),
+    extra_specs: Sequence[AssetSpec] = (),
 ) -> bool:
     """Write the entry of ``key`` atomically; False (and no entry written) if it cannot be.
 
-    ``extra_checks`` are check specs of other definitions built from the same manifest (the
-    sources' freshness checks), kept apart from dbt's. The entry is written a spec at a time (each
-    by ``json.dumps``), so the whole document is never held in memory beside the specs.
+    ``extra_checks`` and ``extra_specs`` are check and asset specs of other definitions built
+    from the same manifest (the sources' freshness checks and assets), kept apart from dbt's.
+    The entry is written a spec at a time (each by ``json.dumps``), so the whole document is
+    never held in memory beside the specs.
     """
     try:
         entries.folder.mkdir(parents=True, exist_ok=True)
         with _atomic_file(entries.path(key)) as handle:
-            _write_entry(handle, key, specs, check_specs, extra_checks, live)
+            _write_entry(handle, key, specs, check_specs, (extra_checks, extra_specs), live)
         _prune(entries, keep=entries.path(key))
     except (_UncacheableError, ValueError, TypeError):
         return False
@@ -202,16 +206,17 @@ def _write_entry(
     key: str,
     specs: Sequence[AssetSpec],
     check_specs: Sequence[AssetCheckSpec],
-    extra_checks: Sequence[AssetCheckSpec],
+    extra: tuple[Sequence[AssetCheckSpec], Sequence[AssetSpec]],
     live: Mapping[str, Any],
 ) -> None:
-    """The entry's JSON object: format, key, specs, checks, extra checks, then the values."""
+    """The entry's JSON object: format, key, specs, checks, extra checks and specs, values."""
     values = _Values()
     handle.write(f'{{"format":{_json(FORMAT)},"key":{_json(key)}')
     sections: tuple[tuple[str, Sequence[Any], Callable[..., dict[str, Any]]], ...] = (
         ("specs", specs, _spec_out),
         ("checks", check_specs, _check_out),
-        ("extra_checks", extra_checks, _check_out),
+        ("extra_checks", extra[0], _check_out),
+        ("extra_specs", extra[1], _spec_out),
     )
     for name, items, write_out in sections:
         handle.write(f',"{name}":[')
@@ -338,6 +343,7 @@ def load_specs(entries: CacheEntries, key: str, live: Mapping[str, Any]) -> Spec
         specs = [_spec_in(raw, live, values) for raw in document["specs"]]
         checks = [_check_in(raw, live, values) for raw in document["checks"]]
         extra = [_check_in(raw, live, values) for raw in document["extra_checks"]]
+        extra_specs = [_spec_in(raw, live, values) for raw in document["extra_specs"]]
     except Exception:  # noqa: BLE001 - any unreadable entry is a miss: it is rebuilt
         return None
-    return specs, checks, extra
+    return specs, checks, extra, extra_specs

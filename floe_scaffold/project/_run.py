@@ -33,6 +33,7 @@ from floe_scaffold.project._credentials import ProfileOutput, check_credentials,
 from floe_scaffold.project._instance import RunRecorder, instance_home
 from floe_scaffold.project._locate import ProjectLayout
 from floe_scaffold.project._memory_instance import memory_instance
+from floe_scaffold.project._run_options import RunOptions, run_config
 
 __all__ = [
     "AssetOutcome",
@@ -90,8 +91,11 @@ def run_project(
     select: str | None,
     on_progress: Callable[[str, str], None],
     debug: bool = False,
+    options: RunOptions | None = None,
 ) -> RunSummary:
     """Load the project's definitions and execute the selected assets (all by default).
+
+    ``options`` are dbt flags for this run (``--exclude``, ``--full-refresh``, ``--vars``).
 
     Raises:
         MissingCredentialsError: a variable the dbt profile output reads is unset (checked
@@ -107,17 +111,23 @@ def run_project(
     started = time.perf_counter()
     # dbt starts (imports, then parses into a scratch folder) now, on the other core, while
     # Dagster gets ready (see _warm_dbt.py)
-    warm = start_warm_dbt(real_dbt(), _warm_up(outputs))
+    options = options or RunOptions()
+    warm = start_warm_dbt(real_dbt(), _warm_up(outputs, options))
     try:
         return _run_project(
-            layout, select=select, on_progress=on_progress, debug=debug, started=started
+            layout,
+            select=select,
+            on_progress=on_progress,
+            debug=debug,
+            started=started,
+            options=options,
         )
     finally:
         if warm is not None:
             warm.close()
 
 
-def _warm_up(outputs: list[ProfileOutput]) -> WarmUp | None:
+def _warm_up(outputs: list[ProfileOutput], options: RunOptions) -> WarmUp | None:
     """The warm dbt's parse: the project's, with the flags its component gives dbt (if one)."""
     if len(outputs) != 1:  # the warm dbt serves one command: with several, which is unknown
         return None
@@ -126,18 +136,13 @@ def _warm_up(outputs: list[ProfileOutput]) -> WarmUp | None:
     profile, target = without_defaults(
         output.project_dir, profiles_dir, output.profile, output.target
     )
-    return WarmUp(output.project_dir, profiles_dir, profile, target, _dbt_vars(output.cli_args))
+    from floe_scaffold._dbt_vars import VarsError, merged_vars
 
-
-def _dbt_vars(cli_args: Sequence[str]) -> str | None:
-    """The value of ``--vars`` in ``cli_args`` (``--vars V`` or ``--vars=V``; the last wins)."""
-    found = None
-    for index, arg in enumerate(cli_args):
-        if arg == "--vars" and index + 1 < len(cli_args):
-            found = cli_args[index + 1]
-        elif arg.startswith("--vars="):
-            found = arg.removeprefix("--vars=")
-    return found
+    try:  # the --vars dbt will get: those of cli_args, with the run's over them
+        dbt_vars = merged_vars(output.cli_args, options.dbt_vars)
+    except VarsError:  # dbt will say so; the warm-up only loses its gain
+        dbt_vars = None
+    return WarmUp(output.project_dir, profiles_dir, profile, target, dbt_vars)
 
 
 def _run_project(
@@ -147,6 +152,7 @@ def _run_project(
     on_progress: Callable[[str, str], None],
     debug: bool,
     started: float,
+    options: RunOptions,
 ) -> RunSummary:
     import dagster as dg
 
@@ -158,7 +164,10 @@ def _run_project(
     except Exception as error:  # noqa: BLE001 - any failure of user code is reported, not raised
         raise DefinitionsLoadError(layout.package, error, debug=debug) from None
     job = definitions.resolve_implicit_global_asset_job_def()
-    keys = _selected_keys(definitions, select)
+    keys = _selected_keys(definitions, select, options.exclude)
+    dbt_config = run_config(
+        [assets for assets in definitions.assets or () if _is_dbt_assets(assets)], keys, options
+    )
     run_id = str(uuid.uuid4())
     # The run executes on an in-memory instance and is recorded, as it goes, into the project's
     # instance (`floe dev` and `dg dev` show it): see project/_instance.py.
@@ -185,7 +194,10 @@ def _run_project(
                 run_id=run_id,
                 raise_on_error=False,
                 asset_selection=keys,
-                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+                run_config={
+                    "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+                    **dbt_config,
+                },
             )
         except KeyboardInterrupt:  # a second Ctrl-C, or one Dagster did not catch
             from floe_scaffold.components._resource import stop_dbt_processes
@@ -481,13 +493,17 @@ def _traceback(error: Any) -> str:
     return "".join(parts)
 
 
-def _selected_keys(definitions: Any, select: str | None) -> Sequence[Any] | None:
-    if not select:
+def _selected_keys(
+    definitions: Any, select: str | None, exclude: str | None = None
+) -> Sequence[Any] | None:
+    if not select and not exclude:
         return None
     from dagster_dbt import build_dbt_asset_selection
 
     dbt_defs = [assets for assets in definitions.assets or () if _is_dbt_assets(assets)]
-    selection = build_dbt_asset_selection(dbt_defs, dbt_select=select)
+    selection = build_dbt_asset_selection(
+        dbt_defs, dbt_select=select or "fqn:*", dbt_exclude=exclude or ""
+    )
     graph = definitions.resolve_asset_graph()
     return sorted(selection.resolve(graph), key=str)
 

@@ -19,8 +19,8 @@ from floe_scaffold.components._freshness import (
     freshness_sources,
     human_duration,
     judge,
-    source_asset_specs,
 )
+from floe_scaffold.components._source_assets import source_asset_specs
 from floe_scaffold.components._table_metadata import TableMetadataSource, _release, load_adapter
 from tests.project.conftest import BIN, duckdb_dbt_project, run_in
 
@@ -59,6 +59,7 @@ def test_the_age_is_judged_as_dbt_judges_it(age: int, warn: int | None, error: i
 
 def test_manifest_sources_become_checks_downstream_of_their_seed() -> None:
     manifest = {
+        "metadata": {"adapter_type": "duckdb"},  # identifiers compared without regard to case
         "nodes": {
             "seed.p.raw": {
                 "resource_type": "seed",
@@ -92,10 +93,13 @@ def test_manifest_sources_become_checks_downstream_of_their_seed() -> None:
     assert [(c.key.name, c.asset_key) for c in checks] == [
         (CHECK_NAME, dg.AssetKey(["shop", "raw"]))
     ]
-    (spec,) = source_asset_specs(checks, produced=[dg.AssetKey("raw")])
+    (spec,) = source_asset_specs(
+        manifest,
+        lambda node: dg.AssetKey(keys[_id(manifest, node)]),
+        {one.unique_id for one in found},
+    )
     assert spec.key == dg.AssetKey(["shop", "raw"])
     assert [dep.asset_key for dep in spec.deps] == [dg.AssetKey("raw")]
-    assert source_asset_specs(checks, produced=[spec.key]) == []
 
 
 def _id(manifest: dict[str, Any], node: object) -> str:
@@ -201,6 +205,9 @@ def test_the_checks_are_cached_with_dbts_and_the_source_sits_below_its_seed(
             extra_checks=lambda parsed: freshness_check_specs(
                 freshness_sources(parsed, translator.get_asset_key)
             ),
+            extra_specs=lambda parsed: source_asset_specs(
+                parsed, translator.get_asset_key, {"source.jaffle.shop.raw_orders"}
+            ),
         )
 
     cold, warm = build(), build()
@@ -210,9 +217,7 @@ def test_the_checks_are_cached_with_dbts_and_the_source_sits_below_its_seed(
         assert (check.asset_key, check.name) == (source, CHECK_NAME)
         assert [dep.asset_key for dep in check.additional_deps] == [dg.AssetKey("raw_orders")]
         assert all(spec.name != CHECK_NAME for spec in built.assets.check_specs), "not dbt's"
-    graph = dg.Definitions(
-        assets=[warm.assets, *source_asset_specs(warm.extra_checks, warm.assets.keys)]
-    ).resolve_asset_graph()
+    graph = dg.Definitions(assets=[warm.assets, *warm.extra_specs]).resolve_asset_graph()
     assert graph.get(source).parent_keys == {dg.AssetKey("raw_orders")}
     assert source in graph.get(dg.AssetKey("stg_orders")).parent_keys
     assert not graph.get(source).is_materializable

@@ -1,0 +1,138 @@
+"""Sources over relations the project itself makes, and floe run's dbt flags, on real dbt.
+
+The demo, changed the way real projects are written: ``stg_orders`` reads its source without the
+``-- depends_on`` comment that ordered the seed first; ``stg_payments`` reads a source whose table
+has another name than the seed it reads (``identifier: raw_payments``); ``vip_customers`` reads a
+source over the model ``customers``. On an empty warehouse one ``floe run`` must build the seeds,
+then what reads them, then what reads ``customers``: one ``dbt build`` would not.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import pytest
+
+from floe_scaffold.project import init_project
+from tests.project.conftest import BIN, run_in
+
+pytestmark = pytest.mark.slow
+
+_SOURCES = """
+  - name: landing
+    schema: "{{ target.schema }}"
+    tables:
+      - name: payments_feed
+        identifier: RAW_PAYMENTS
+        columns:
+          - name: id
+            data_tests: [not_null]
+  - name: marts_out
+    schema: "{{ target.schema }}"
+    tables:
+      - name: customer_list
+        identifier: customers
+"""
+
+_VIP = """
+select customer_id, lifetime_value
+from {{ source('marts_out', 'customer_list') }}
+where lifetime_value > 0
+"""
+
+_VIP_YML = """
+version: 2
+models:
+  - name: vip_customers
+    columns:
+      - name: customer_id
+        data_tests:
+          - relationships:
+              arguments:
+                to: ref('raw_customers')
+                field: id
+"""
+
+
+def _made_sources_project(root: Path) -> Path:
+    project = root / "made"
+    init_project(project, git=False)
+    models = project / "dbt" / "models"
+    orders = models / "staging" / "stg_orders.sql"
+    orders.write_text(
+        "\n".join(line for line in orders.read_text().splitlines() if "depends_on" not in line),
+        encoding="utf-8",
+    )
+    payments = models / "staging" / "stg_payments.sql"
+    payments.write_text(
+        payments.read_text().replace(
+            "{{ ref('raw_payments') }}", "{{ source('landing', 'payments_feed') }}"
+        ),
+        encoding="utf-8",
+    )
+    sources = models / "staging" / "_sources.yml"
+    sources.write_text(sources.read_text() + _SOURCES, encoding="utf-8")
+    (models / "marts" / "vip_customers.sql").write_text(_VIP, encoding="utf-8")
+    (models / "marts" / "_vip.yml").write_text(_VIP_YML, encoding="utf-8")
+    return project
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _made_sources_project(tmp_path_factory.mktemp("made"))
+
+
+def _warehouse(project: Path) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(project / "dbt" / "warehouse.duckdb"), read_only=True)
+
+
+def _run_results(project: Path) -> list[dict[str, Any]]:
+    """Every node result of the runs so far (each dbt invocation has its own target folder)."""
+    results = []
+    for path in sorted((project / "dbt" / "target").glob("*/run_results.json")):
+        results.extend(json.loads(path.read_text(encoding="utf-8"))["results"])
+    return results
+
+
+@pytest.mark.requirement("FR-007")
+def test_one_floe_run_builds_producers_before_the_sources_readers(made: Path) -> None:
+    done = run_in(made, str(BIN / "floe"), "run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    with _warehouse(made) as db:
+        vip = db.execute("select count(*) from vip_customers").fetchone()
+        payments = db.execute("select count(*) from stg_payments").fetchone()
+    assert vip is not None and vip[0] > 0
+    assert payments is not None and payments[0] > 0
+    statuses = {result["unique_id"]: result["status"] for result in _run_results(made)}
+    # the source's own test and the test across stages (a seed and vip_customers) both ran
+    assert any(
+        key.startswith("test.made.source_not_null_landing_payments_feed_id") and value == "pass"
+        for key, value in statuses.items()
+    ), statuses
+    assert any(
+        key.startswith("test.made.relationships_vip_customers") and value == "pass"
+        for key, value in statuses.items()
+    ), statuses
+
+
+def test_the_asset_graph_links_each_source_to_what_makes_it(
+    made: Path, loaded_definitions: Any
+) -> None:
+    graph = loaded_definitions(made, "made").resolve_asset_graph()
+    links = {
+        ("landing", "payments_feed"): {dg.AssetKey("raw_payments")},
+        ("marts_out", "customer_list"): {dg.AssetKey("customers")},
+        ("shop", "raw_orders"): {dg.AssetKey("raw_orders")},
+    }
+    for path, parents in links.items():
+        source = graph.get(dg.AssetKey(list(path)))
+        assert source.parent_keys == parents
+        assert not source.is_materializable
+    assert (
+        dg.AssetKey(["marts_out", "customer_list"])
+        in graph.get(dg.AssetKey("vip_customers")).parent_keys
+    )
