@@ -27,6 +27,23 @@ Here ``AssetGraph.key_mappings_from_assets`` (the whole of the build but the che
 remembers its last result for the same set of definitions (the same objects, by identity), so
 the second build reuses the first one's nodes, as ``with_job_nodes`` already shares them.
 
+A third one costs a run, not a load: executing a step of a multi-asset, Dagster checks each
+``Output`` against the step's other outputs (``_step_output_error_checked_user_event_sequence``,
+``execute_step.py``) through ``StepExecutionContext.get_output_asset_keys`` (``system.py``),
+which walks all of the step's outputs and, for each, asks the asset layer for the node's
+selected keys, ``AssetsDefinition.asset_and_check_keys``: another plain ``property`` that builds
+a set of every asset and check key of the definition on each access. For one ``@dbt_assets``
+step of N models and C checks that is O(N x (N + C)) per output, O(N^2 x (N + C)) per run: at
+1,000 models, 217 of the 377 s of a ``floe run`` (py-spy, 2026-12-07). The fix upstream: make
+``asset_and_check_keys`` a ``cached_property`` (``keys`` and ``check_keys``, all it reads, are
+ones already) and compute ``get_output_asset_keys`` once per step context (the step, its outputs,
+the node and the job's asset layer are fixed for the context's life)::
+
+    -    @property
+    +    @cached_property
+         def asset_and_check_keys(self) -> AbstractSet[AssetOrCheckKey]:
+             return set(self.keys).union(self.check_keys)
+
 This module applies exactly these changes to the installed Dagster, and only when the installed
 version is one they were checked against and the attributes are still what was read (a Dagster
 that fixed them, or changed them, is left alone). ``tests/project/test_load_speed.py`` checks the
@@ -52,7 +69,10 @@ __all__ = [
 #: Dagster minor versions whose ``input_names_by_node_key`` was read and found quadratic.
 WORKAROUND_VERSIONS = ((1, 11), (1, 12), (1, 13))
 _NAME = "input_names_by_node_key"
+_KEYS_NAME = "asset_and_check_keys"
+_OUTPUTS_NAME = "get_output_asset_keys"
 _original: list[Any] = []  # the property replaced, kept so a test can restore it
+_original_run: list[tuple[Any, Any]] = []  # (asset_and_check_keys, get_output_asset_keys)
 _original_mappings: list[Any] = []  # AssetGraph.key_mappings_from_assets, likewise
 _last_mappings: list[tuple[frozenset[int], tuple[Any, ...], Any]] = []  # one slot
 
@@ -94,6 +114,38 @@ def _install_graph_reuse() -> None:
     AssetGraph.key_mappings_from_assets = classmethod(_remembered_key_mappings)  # type: ignore[method-assign, assignment]
 
 
+def _asset_and_check_keys(self: Any) -> Any:
+    return set(self.keys).union(self.check_keys)
+
+
+def _output_asset_keys_once(original: Any) -> Any:
+    """``get_output_asset_keys`` computed once per step context, the same set after."""
+
+    def get_output_asset_keys(self: Any) -> Any:
+        found = self.__dict__.get("_floe_output_asset_keys")
+        if found is None:
+            found = self.__dict__["_floe_output_asset_keys"] = frozenset(original(self))
+        return found
+
+    get_output_asset_keys.__doc__ = original.__doc__
+    return get_output_asset_keys
+
+
+def _install_run_caches() -> None:
+    from dagster._core.definitions.assets.definition.assets_definition import AssetsDefinition
+    from dagster._core.execution.context.system import StepExecutionContext
+
+    keys = AssetsDefinition.__dict__.get(_KEYS_NAME)
+    outputs = StepExecutionContext.__dict__.get(_OUTPUTS_NAME)
+    if _original_run or not isinstance(keys, property) or not callable(outputs):
+        return
+    _original_run.append((keys, outputs))
+    cached = cached_property(_asset_and_check_keys)
+    cached.__set_name__(AssetsDefinition, _KEYS_NAME)
+    setattr(AssetsDefinition, _KEYS_NAME, cached)
+    setattr(StepExecutionContext, _OUTPUTS_NAME, _output_asset_keys_once(outputs))
+
+
 def applies() -> bool:
     """Whether the installed Dagster is one this workaround was checked against, still unfixed."""
     from dagster._core.definitions.assets.definition.assets_definition import AssetsDefinition
@@ -116,6 +168,7 @@ def install_workaround() -> bool:
     _original.append(current)
     setattr(AssetsDefinition, _NAME, replacement)
     _install_graph_reuse()
+    _install_run_caches()
     return True
 
 
@@ -124,21 +177,29 @@ def without_workaround() -> Iterator[None]:
     """Dagster's own property for the duration (for tests comparing the two graphs)."""
     from dagster._core.definitions.assets.definition.assets_definition import AssetsDefinition
     from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
+    from dagster._core.execution.context.system import StepExecutionContext
 
     if not _original:
         yield
         return
     replaced = AssetsDefinition.__dict__[_NAME]
     replaced_mappings = AssetGraph.__dict__["key_mappings_from_assets"]
+    replaced_keys = AssetsDefinition.__dict__[_KEYS_NAME]
+    replaced_outputs = StepExecutionContext.__dict__[_OUTPUTS_NAME]
     setattr(AssetsDefinition, _NAME, _original[0])
     if _original_mappings:
         AssetGraph.key_mappings_from_assets = _original_mappings[0]  # type: ignore[method-assign]
+    if _original_run:
+        setattr(AssetsDefinition, _KEYS_NAME, _original_run[0][0])
+        setattr(StepExecutionContext, _OUTPUTS_NAME, _original_run[0][1])
     _last_mappings.clear()
     try:
         yield
     finally:
         setattr(AssetsDefinition, _NAME, replaced)
         AssetGraph.key_mappings_from_assets = replaced_mappings  # type: ignore[method-assign]
+        setattr(AssetsDefinition, _KEYS_NAME, replaced_keys)
+        setattr(StepExecutionContext, _OUTPUTS_NAME, replaced_outputs)
 
 
 def keeping_checks_class(checks: Any) -> Any:
