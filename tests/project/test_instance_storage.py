@@ -179,3 +179,44 @@ def test_a_long_lived_writer_keeps_a_bounded_number_of_files_open(tmp_path: Path
         storage.dispose()
     logs = [path for path in tmp_path.iterdir() if path.name.endswith("-wal")]
     assert not [path for path in logs if path.stat().st_size], "every log is checkpointed"
+
+
+def test_tables_found_are_remembered_and_missing_ones_asked_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    original = DagsterSqliteEventLogStorage.has_table
+
+    def counting(self: Any, table_name: str) -> bool:
+        asked.append(table_name)
+        return original(self, table_name)
+
+    monkeypatch.setattr(DagsterSqliteEventLogStorage, "has_table", counting)
+    storage = SqliteEventLogStorage(str(tmp_path))
+    try:
+        assert all(storage.has_table("asset_check_executions") for _ in range(5))
+        assert not storage.has_table("floe_probe")
+        with storage.index_connection() as connection:
+            connection.exec_driver_sql("CREATE TABLE floe_probe (n INTEGER)")
+        assert storage.has_table("floe_probe")
+        assert storage.has_table("floe_probe")
+    finally:
+        storage.dispose()
+    assert asked == ["asset_check_executions", "floe_probe", "floe_probe"]
+
+
+def test_a_dagster_yaml_floe_wrote_is_brought_up_to_date_and_an_edited_one_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    for earlier in (
+        INSTANCE_CONFIG.split("# A run launched in the UI")[0],
+        INSTANCE_CONFIG.split("# Dagster's SQLite event log")[0],
+    ):
+        assert earlier.endswith("\n") and len(earlier) < len(INSTANCE_CONFIG)
+        root = tmp_path / str(len(earlier))
+        _home(root / ".dagster_home", earlier)
+        assert (instance_home(root) / "dagster.yaml").read_text("utf-8") == INSTANCE_CONFIG
+    edited = INSTANCE_CONFIG.split("# Dagster's SQLite event log")[0] + "# my own line\n"
+    _home(tmp_path / "mine" / ".dagster_home", edited)
+    assert (instance_home(tmp_path / "mine") / "dagster.yaml").read_text("utf-8") == edited
