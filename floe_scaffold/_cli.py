@@ -98,12 +98,36 @@ ArtifactsPath = click.Path(path_type=Path, dir_okay=True)
 
 @cli.command(epilog=_EXIT_CODES)
 @click.argument("path", type=ArtifactsPath)
-def validate(path: Path) -> None:
-    """Check a CompiledArtifacts file, and that a dbt profile can be built from it."""
+@click.option(
+    "--project-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="The project the contract is for, whose dbt project's asset keys are checked "
+    "[default: the folder holding .floe/ when PATH is in it, else the current directory].",
+)
+def validate(path: Path, project_dir: Path | None) -> None:
+    """Check a CompiledArtifacts file, and that a dbt profile can be built from it.
+
+    Also warns when asset keys of the dbt project depend on a var, an env var or the target.
+    """
+    from floe_scaffold.project._context import dbt_dir_of
+
     artifacts = load_artifacts(path)
     build_profile([Environment(default_environment_name(artifacts), artifacts)])
     _out().print("valid", style="bold green", markup=False)
     _out().print(_summary(artifacts), markup=False)
+    if project_dir is None:
+        folder = path.resolve().parent
+        project_dir = folder.parent if folder.name == ".floe" else Path()
+    _warn_about_keys(project_dir, dbt_dir_of(artifacts))
+
+
+def _warn_about_keys(root: Path, dbt_dir: str | None = None) -> None:
+    """One line on stderr per floe component whose asset keys depend on the environment."""
+    from floe_scaffold.components._keys import project_key_warnings
+
+    for line in project_key_warnings(root, dbt_dir):
+        _err().print(line, style="yellow", markup=False)
 
 
 @cli.command(epilog=_EXIT_CODES)
@@ -388,6 +412,7 @@ def run_command(
     layout = locate_project(project_dir)
     _recover_update(layout.root)
     console = _out()
+    _warn_about_keys(layout.root)
     console.print(f"running {layout.package} ...", style="bold", markup=False)
 
     def progress(status: str, what: str) -> None:

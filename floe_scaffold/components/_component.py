@@ -43,6 +43,7 @@ from floe_scaffold.components._freshness import (
     freshness_checks,
     freshness_sources,
 )
+from floe_scaffold.components._keys import TranslationSettings
 from floe_scaffold.components._lazy_manifest import ManifestSource
 from floe_scaffold.components._local_files import ensure_duckdb_folder
 from floe_scaffold.components._manifest import (
@@ -190,6 +191,12 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
         "(on by default; one bounded round of queries after dbt, as observations: see "
         "components/_table_metadata.py).",
     )
+    translation: TranslationSettings = Field(
+        default_factory=TranslationSettings,
+        description="How dbt nodes become asset keys: `key: default` (dagster-dbt's, "
+        "`<schema>/<model>` when a schema is configured) or `key: name` (the model's name, the "
+        "same in every environment).",
+    )
     automation: AutomationSettings | None = Field(
         default=None,
         description="An automation condition for every dbt asset: `eager`, `on_cron` (with "
@@ -233,7 +240,7 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
         )
         contract = self._contract(root)
         classifications = _classifications(contract)
-        translator = FloeTranslator(classifications)
+        translator = self.translator(classifications)
         lineage = self._lineage_target(root, contract)
         tracing = self._tracing_target(root, contract)
         metrics = self._metrics_target(contract, tracing.resource)
@@ -337,7 +344,11 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
                 exclude=self.exclude,
                 translator=translator,
                 name=_op_name(project_dir, cli_args),
-                settings={"classifications": classifications, "checks": [CHECK_NAME]},
+                settings={
+                    "classifications": classifications,
+                    "checks": [CHECK_NAME],
+                    "translation": self.translation.key,
+                },
                 extra_checks=lambda parsed: freshness_check_specs(
                     freshness_sources(parsed, translator.get_asset_key)
                 ),
@@ -364,6 +375,12 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
             asset_checks=[freshness] if freshness is not None else None,
             schedules=build_schedules(assets, self.schedules),
         )
+
+    def translator(
+        self, classifications: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None
+    ) -> FloeTranslator:
+        """The translator of this component's dbt nodes (its keys are the assets' keys)."""
+        return FloeTranslator(classifications, key=self.translation.key)
 
     def _check_selection(self, project: DbtProject, manifest: Mapping[str, Any]) -> None:
         """Raise a clear error naming ``select``/``exclude`` if dbt cannot evaluate them.

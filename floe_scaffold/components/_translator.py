@@ -5,7 +5,9 @@
 * owners: ``meta.floe.owner`` (an e-mail, or a team written ``team:name``; a bare name becomes
   ``team:<name>``), as Dagster accepts only those two forms;
 * metadata: materialization, dbt unique id, relation name, and column classifications from
-  ``meta.floe`` and the contract (FR-010, FR-015).
+  ``meta.floe`` and the contract (FR-010, FR-015);
+* keys: dagster-dbt's, or with ``key="name"`` a model's, seed's or snapshot's name alone
+  (``translation.key`` in ``defs.yaml``; see ``_keys.py``).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dagster import MetadataValue
+from dagster import AssetKey, MetadataValue
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
+
+from floe_scaffold.components._keys import ASSET_TYPES, name_key
 
 __all__ = ["FloeTranslator"]
 
@@ -58,9 +62,20 @@ class FloeTranslator(DagsterDbtTranslator):
         self,
         classifications: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
         settings: DagsterDbtTranslatorSettings | None = None,
+        *,
+        key: str = "default",
     ) -> None:
         super().__init__(settings)
         self._classifications = classifications or {}
+        self._key_by_name = key == "name"
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if not self._key_by_name or dbt_resource_props.get("resource_type") not in ASSET_TYPES:
+            return super().get_asset_key(dbt_resource_props)
+        meta = dbt_resource_props.get("config", {}).get("meta") or dbt_resource_props.get("meta")
+        if isinstance(meta, Mapping) and (meta.get("dagster") or {}).get("asset_key"):
+            return super().get_asset_key(dbt_resource_props)  # an explicit key wins
+        return name_key(dbt_resource_props)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         group = super().get_group_name(dbt_resource_props)
