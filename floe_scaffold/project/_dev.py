@@ -18,6 +18,13 @@ whole group (what Ctrl-C in a terminal does), so the webserver, the daemon and t
 each shut down; whatever is still running a few seconds later is killed. Installing floe's own
 handlers also means the children get the default SIGINT behaviour even when floe was started
 with SIGINT ignored (a background job of a script).
+
+In a terminal the UI's processes write to it directly, in colour. When floe's stdout or stderr
+is not a terminal (a log file, a pipe, a CI job), that stream of theirs comes through floe, line
+by line, without ANSI escape sequences: Dagster's ``colored`` log format colours whatever the
+stream (its ``coloredlogs`` formatter is configured without a terminal check, and reads no
+``NO_COLOR``), and dbt colours its lines in a run launched from the UI when ``use_colors: true``
+is in ``dbt_project.yml`` whatever ``DBT_USE_COLORS`` says.
 """
 
 from __future__ import annotations
@@ -34,8 +41,9 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import IO
+from typing import IO, TextIO
 
+from floe_scaffold._dbt_output import strip_ansi
 from floe_scaffold.errors import EXIT_INVALID_INPUT, FloeError, SystemFailureError
 from floe_scaffold.project._instance import instance_home
 from floe_scaffold.project._locate import ProjectLayout
@@ -112,7 +120,9 @@ def serve_dev(
     environment = dev_environment(layout)
     stop = threading.Event()
     with _stop_on_signals(stop), tempfile.TemporaryFile() as report:
-        process = _start(command, layout.root, environment, None)
+        plain = _not_terminals()
+        process = _start(command, layout.root, environment, None, plain=plain)
+        forwarding = _forward_plain(process, plain)
         check: subprocess.Popen[bytes] | None = None
         url, ready, failed = ui_url(host, port), False, False
         try:
@@ -134,11 +144,13 @@ def serve_dev(
             # A UI stopped before it is up (a failed check, an early Ctrl-C) gets SIGTERM:
             # SIGINT would have each process still importing print a KeyboardInterrupt traceback.
             _stop_group(process, signal.SIGINT if ready else signal.SIGTERM)
+            for thread in forwarding:  # what the stopped processes wrote last, then EOF
+                thread.join(timeout=5)
             if "DAGSTER_HOME" not in os.environ:  # the project's own instance: no other daemon
                 forget_daemon_heartbeats(Path(environment["DAGSTER_HOME"]))
         if failed and not stop.is_set():
             report.seek(0)
-            text = report.read().decode("utf-8", errors="replace").rstrip()
+            text = strip_ansi(report.read().decode("utf-8", errors="replace")).rstrip()
             raise ComponentYamlError(
                 f"the project's component YAML does not validate (dg check yaml):\n{text}\n"
                 "fix what it names, then start floe dev again"
@@ -147,16 +159,30 @@ def serve_dev(
 
 
 def _start(
-    command: list[str], root: Path, environment: dict[str, str], output: IO[bytes] | None
+    command: list[str],
+    root: Path,
+    environment: dict[str, str],
+    output: IO[bytes] | None,
+    *,
+    plain: tuple[TextIO | None, TextIO | None] = (None, None),
 ) -> subprocess.Popen[bytes]:
-    """Start ``command`` in ``root``, in a session of its own (floe alone stops it)."""
+    """Start ``command`` in ``root``, in a session of its own (floe alone stops it).
+
+    Its output goes to ``output``; else to floe's stdout and stderr, through a pipe for each
+    one named in ``plain`` (see :func:`_forward_plain`).
+    """
+    stdout: IO[bytes] | int | None = output
+    stderr: int | None = subprocess.STDOUT if output is not None else None
+    if output is None:
+        stdout = subprocess.PIPE if plain[0] is not None else None
+        stderr = subprocess.PIPE if plain[1] is not None else None
     try:
         return subprocess.Popen(
             command,
             cwd=root,
             env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT if output is not None else None,
+            stdout=stdout,
+            stderr=stderr,
             start_new_session=True,
         )
     except OSError as error:
@@ -164,6 +190,55 @@ def _start(
             f"cannot start {command[0]}: {error.strerror}; install dagster-dg-cli and "
             "dagster-webserver in this environment (pip install -e '.[dev]' in the project)"
         ) from None
+
+
+def _not_terminals() -> tuple[TextIO | None, TextIO | None]:
+    """The stdout and stderr of floe, each only when not a terminal (its output is plain)."""
+
+    def plain(stream: TextIO) -> TextIO | None:
+        try:
+            return None if stream.isatty() else stream
+        except (AttributeError, ValueError):
+            return stream
+
+    return plain(sys.stdout), plain(sys.stderr)
+
+
+_WRITING = threading.Lock()
+
+
+def _forward_plain(
+    process: subprocess.Popen[bytes], plain: tuple[TextIO | None, TextIO | None]
+) -> list[threading.Thread]:
+    """Threads copying the process's piped output to floe's streams, ANSI sequences removed.
+
+    Line by line, flushed, so a log file follows the UI as it works. A stream that cannot be
+    written any more (a closed pipe) is still read to its end, so no process blocks on it.
+    """
+    threads = []
+    for source, target in ((process.stdout, plain[0]), (process.stderr, plain[1])):
+        if source is not None and target is not None:
+            thread = threading.Thread(
+                target=_pump, args=(source, target), name="floe-dev-output", daemon=True
+            )
+            thread.start()
+            threads.append(thread)
+    return threads
+
+
+def _pump(source: IO[bytes], target: TextIO) -> None:
+    writable = True
+    with source:
+        for raw in iter(source.readline, b""):
+            if not writable:
+                continue
+            text = strip_ansi(raw.decode("utf-8", errors="replace"))
+            try:
+                with _WRITING:
+                    target.write(text)
+                    target.flush()
+            except (OSError, ValueError):
+                writable = False
 
 
 def forget_daemon_heartbeats(home: Path) -> None:
