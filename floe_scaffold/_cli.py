@@ -8,6 +8,7 @@ import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -32,6 +33,9 @@ from floe_scaffold.profiles import (
     render_profiles_yaml,
     write_profiles,
 )
+
+if TYPE_CHECKING:
+    from floe_scaffold.project._run import FreshnessVerdict
 
 __all__ = ["main", "run"]
 
@@ -436,6 +440,7 @@ def run_command(
             style="red" if outcome.status == "error" else None,
         )
     console.print(table)
+    _print_freshness(console, summary.freshness, failed=not summary.success)
     if summary.record_problem is not None:
         where = f" in {summary.recorded_in}" if summary.recorded_in is not None else ""
         _err().print(
@@ -486,6 +491,42 @@ def dev(project_dir: Path, host: str, port: int) -> None:
     console.print("the Dagster UI stopped", markup=False)
     if code != 0:
         raise SystemFailureError(f"dg dev exited with code {code}; its messages are above")
+
+
+def _print_freshness(
+    console: Console, verdicts: Sequence[FreshnessVerdict], *, failed: bool
+) -> None:
+    """The run's dbt source freshness: counts by severity, then each stale source and why."""
+    if not verdicts:
+        return
+    counts = {status: sum(v.status == status for v in verdicts) for status in ("error", "warn")}
+    fresh = len(verdicts) - counts["error"] - counts["warn"]
+    said = f"{counts['error']} error, {counts['warn']} warn" + (f", {fresh} fresh" if fresh else "")
+    style = "bold red" if counts["error"] else "yellow" if counts["warn"] else None
+    console.print(f"source freshness: {said}", style=style, markup=False)
+    for verdict in verdicts:
+        if verdict.status == "fresh":
+            continue
+        if verdict.problem is not None:
+            why = f"not judged: {verdict.problem}"
+        else:
+            why = f"newest row {verdict.age} old"
+            if verdict.allowed is not None:
+                limit = "error_after" if verdict.status == "error" else "warn_after"
+                why += f" ({limit} {verdict.allowed})"
+        console.print(
+            f"  {verdict.status:<6} {verdict.source}: {why}",
+            style="red" if verdict.status == "error" else None,
+            markup=False,
+        )
+    if counts["error"] and not failed:
+        console.print(
+            "a source past its error_after does not fail `floe run` (exit 0); "
+            "`freshness: {fail_run_on_error: true}` in the component's defs.yaml attributes "
+            "makes it fail (exit 1), as `dbt source freshness` does",
+            style="dim",
+            markup=False,
+        )
 
 
 def _recover_update(root: Path) -> None:

@@ -39,6 +39,7 @@ from floe_scaffold.components._automation import (
 from floe_scaffold.components._dbt_step import DbtRunConfig, dbt_stages, run_args
 from floe_scaffold.components._freshness import (
     CHECK_NAME,
+    FreshnessSettings,
     freshness_check_specs,
     freshness_checks,
     freshness_sources,
@@ -201,6 +202,11 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
         default=None,
         description="An automation condition for every dbt asset: `eager`, `on_cron` (with "
         "`cron`) or `on_missing`.",
+    )
+    freshness: FreshnessSettings = Field(
+        default_factory=FreshnessSettings,
+        description="What a dbt source past its `error_after` does to the run: "
+        "`fail_run_on_error: true` fails it (`floe run` exits 1); by default it is reported.",
     )
 
     @field_validator("schedules")
@@ -369,6 +375,8 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
             built.extra_checks,
             lambda: freshness_sources(manifest_source.get(), translator.get_asset_key),
             lambda sources: freshness_results(metadata_source, sources),
+            settings=self.freshness,
+            where=_defs_yaml(context),
         )
         return dg.Definitions(
             assets=[assets, *(spec for spec in built.extra_specs if spec.key not in assets.keys)],
@@ -541,3 +549,13 @@ def _op_name(project_dir: Path, cli_args: list[str]) -> str:
     name = f"dbt_{re.sub(r'[^A-Za-z0-9_]', '_', command)}"
     folder = re.sub(r"[^A-Za-z0-9_]", "_", project_dir.name)
     return name if folder in {"", "dbt"} else f"{folder}_{name}"
+
+
+def _defs_yaml(context: dg.ComponentLoadContext) -> str:
+    """The component's ``defs.yaml`` (or the Python file making it), from the project root."""
+    path = Path(context.path)
+    path = path / "defs.yaml" if path.is_dir() else path
+    try:
+        return str(path.relative_to(context.project_root))
+    except ValueError:
+        return str(path)

@@ -14,7 +14,15 @@ It is computed here, not by running ``dbt source freshness``: that would be a se
 ``max(loaded_at_field)`` through the dbt adapter answers every source
 (``_table_metadata.freshness_results``). The age is judged as dbt judges it: older than
 ``error_after`` fails with severity ERROR, older than ``warn_after`` with WARN, else it passes.
-A check never blocks downstream assets.
+
+A check never blocks downstream assets, and by default a stale source does not fail the run:
+the models built from it are built, and ``floe run`` says which sources are stale in its
+summary. ``freshness: {fail_run_on_error: true}`` on the component (:class:`FreshnessSettings`)
+makes the check's step fail once every result is reported, when a source is past its
+``error_after`` (``dbt source freshness`` exits 1 then): the Dagster run fails, from ``floe
+run`` (exit 1) as from the UI or a schedule. Not through ``AssetCheckSpec(blocking=True)``:
+Dagster makes a blocking check's downstream assets wait for it, and the source's models are in
+the same dbt step as the seed the check waits for, a cycle.
 """
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -24,6 +32,7 @@ from typing import Any
 
 import dagster as dg
 from dagster import AssetCheckExecutionContext
+from pydantic import ConfigDict, Field
 
 from floe_scaffold.components._dagster_workaround import keeping_checks_class
 from floe_scaffold.components._relations import produced_sources
@@ -31,6 +40,7 @@ from floe_scaffold.components._relations import produced_sources
 __all__ = [
     "CHECK_NAME",
     "OP_NAME",
+    "FreshnessSettings",
     "FreshnessSource",
     "evaluate",
     "freshness_check_specs",
@@ -38,6 +48,7 @@ __all__ = [
     "freshness_sources",
     "human_duration",
     "judge",
+    "stale_failure",
 ]
 
 #: The name of the check on each source's asset.
@@ -49,6 +60,21 @@ _PERIOD_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 _PER_QUERY = 200
 
 AssetKeyOf = Callable[[Mapping[str, Any]], dg.AssetKey]
+
+
+class FreshnessSettings(dg.Model):
+    """What a stale dbt source does to the run (``freshness`` in the component's ``defs.yaml``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    fail_run_on_error: bool = Field(
+        default=False,
+        description="Fail the run when a dbt source is older than its `error_after`, as `dbt "
+        "source freshness` exits 1: the `dbt_source_freshness` step fails once every source is "
+        "judged, so `floe run` exits 1 and the Dagster run (from the UI, a schedule) fails. "
+        "Off by default: the stale source is an ERROR check result and `floe run` names it "
+        "in its summary, but the run, whose models did build, succeeds.",
+    )
 
 
 @dataclass(frozen=True)
@@ -177,6 +203,8 @@ def judge(
         "dbt/unique_id": source.unique_id,
         "loaded_at_field": source.loaded_at_field,
     }
+    if source.file is not None:
+        metadata["dbt/file"] = source.file
     for name, seconds in (
         ("warn_after_seconds", source.warn_after),
         ("error_after_seconds", source.error_after),
@@ -242,23 +270,67 @@ def evaluate(
 Judge = Callable[[Sequence[FreshnessSource]], list[dg.AssetCheckResult]]
 
 
+def stale_failure(
+    sources: Sequence[FreshnessSource], results: Sequence[dg.AssetCheckResult], where: str
+) -> str | None:
+    """Why the run fails: each source past its ``error_after``, and how to relax it; or None.
+
+    ``where`` names the setting that makes it fail (the component's ``defs.yaml``).
+    """
+    by_key = {source.check_key: source for source in sources}
+    named = []
+    for result in results:
+        if result.passed or result.severity != dg.AssetCheckSeverity.ERROR:
+            continue
+        key = dg.AssetCheckKey(result.asset_key or dg.AssetKey("?"), result.check_name or "")
+        source = by_key.get(key)
+        if source is None:
+            continue
+        age = result.metadata.get("age")
+        said = f"{source.name} (newest row {getattr(age, 'value', age)} old"
+        if source.error_after is not None:
+            said += f", error_after {human_duration(source.error_after)}"
+        said += f", in {source.file})" if source.file else ")"
+        named.append(said)
+    if not named:
+        return None
+    count = len(named)
+    return (
+        f"{count} dbt source{'s are' if count > 1 else ' is'} older than error_after: "
+        f"{'; '.join(named)}; the run fails because freshness.fail_run_on_error is true in "
+        f"{where}: load newer data into the source, raise its freshness.error_after in the "
+        "dbt project's YAML, or set fail_run_on_error: false to only report it"
+    )
+
+
 def freshness_checks(
     specs: Sequence[dg.AssetCheckSpec],
     sources: Callable[[], Sequence[FreshnessSource]],
     judge_all: Judge,
+    *,
+    settings: FreshnessSettings | None = None,
+    where: str = "defs.yaml",
 ) -> dg.AssetChecksDefinition | None:
     """The multi-asset check ``dbt_source_freshness`` over ``specs``; None if there are none.
 
     ``sources`` gives the manifest's sources with a freshness rule (called when the check runs:
     loading the definitions parses no manifest), ``judge_all`` their results
-    (``_table_metadata.freshness_results``). Only the selected checks are asked.
+    (``_table_metadata.freshness_results``). Only the selected checks are asked. With
+    ``settings.fail_run_on_error``, the step fails after its results when a source is past its
+    ``error_after`` (``where``: the file that says so, for the message).
     """
     if not specs:
         return None
+    fail_run = settings is not None and settings.fail_run_on_error
 
     @dg.multi_asset_check(specs=list(specs), name=OP_NAME, can_subset=True)
     def dbt_source_freshness(context: AssetCheckExecutionContext) -> Iterator[Any]:
         selected = context.selected_asset_check_keys
-        yield from judge_all([one for one in sources() if one.check_key in selected])
+        asked = [one for one in sources() if one.check_key in selected]
+        results = judge_all(asked)
+        yield from results
+        why = stale_failure(asked, results, where) if fail_run else None
+        if why is not None:
+            raise dg.Failure(description=why, allow_retries=False)
 
     return keeping_checks_class(dbt_source_freshness)  # type: ignore[no-any-return]

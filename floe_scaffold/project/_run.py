@@ -38,6 +38,7 @@ from floe_scaffold.project._run_options import RunOptions, run_config
 __all__ = [
     "AssetOutcome",
     "DefinitionsLoadError",
+    "FreshnessVerdict",
     "RunInterruptedError",
     "RunSummary",
     "run_project",
@@ -50,11 +51,16 @@ _DUCKDB_LOCK = re.compile(
 )
 #: The class name Dagster gives a step stopped by SIGINT (a ``SerializableErrorInfo``).
 _INTERRUPTED = "DagsterExecutionInterruptedError"
+#: The dbt resource types dagster-dbt makes assets of: the rows of the summary, from dbt's results.
+_ASSET_NODES = frozenset({"model", "seed", "snapshot"})
 
 
 @dataclass(frozen=True)
 class AssetOutcome:
-    """One dbt node of the run: its status, duration and rows (when the adapter says)."""
+    """One asset of the run, dbt's or not: its status, duration and rows (when known).
+
+    A dbt node's ``unique_id`` is dbt's; another asset's is its asset key (``a/b``).
+    """
 
     name: str
     unique_id: str
@@ -83,6 +89,24 @@ class RunSummary:
     #: The Dagster instance the run was recorded in, and why not, when it could not be.
     recorded_in: Path | None = None
     record_problem: str | None = None
+    #: Each dbt source's freshness, as the run's ``source_freshness`` checks judged it.
+    freshness: tuple[FreshnessVerdict, ...] = ()
+
+
+@dataclass(frozen=True)
+class FreshnessVerdict:
+    """A dbt source's freshness in this run: ``error``, ``warn`` or ``fresh``.
+
+    ``age`` is the newest row's age and ``allowed`` the threshold it is past (``error_after``
+    for an error, ``warn_after`` for a warning), as people say them; ``problem`` says why a
+    source could not be judged (a warning).
+    """
+
+    source: str
+    status: str
+    age: str | None
+    allowed: str | None
+    problem: str | None
 
 
 def run_project(
@@ -183,6 +207,8 @@ def _run_project(
         _quiet_generator_exits(),
     ):
         recorder = None
+        steps = _StepLog()
+        instance.add_event_listener(run_id, steps)
         if home is not None:
             where = str(home)
             recorder = RunRecorder(instance, lambda: dg.DagsterInstance.from_config(where), run_id)
@@ -225,18 +251,26 @@ def _run_project(
             if event.is_step_failure and event.step_failure_data.error is not None
         ]
         failure, failure_lines = _explain(layout.root, run_id, errors, debug=debug)
+        stale = _stale_failure(result)
+        if stale is not None and not _failed_nodes(layout.root, run_id):
+            failure, failure_lines = f"the run failed: {stale}", []
         if debug and errors:
             trace = _traceback(errors[0])
     return RunSummary(
         success=result.success,
         run_id=run_id,
-        outcomes=tuple(_outcomes(layout.root, run_id, _row_counts(result))),
+        outcomes=tuple(
+            steps.ordered(
+                _outcomes(layout.root, run_id, _row_counts(result)), _dbt_keys(definitions)
+            )
+        ),
         failure=failure,
         seconds=time.perf_counter() - started,
         failure_lines=tuple(failure_lines),
         trace=trace,
         recorded_in=home,
         record_problem=record_problem,
+        freshness=_freshness(result),
     )
 
 
@@ -589,8 +623,8 @@ def _outcomes(root: Path, run_id: str, counted: dict[str, int]) -> list[AssetOut
             continue
         for result in results.get("results", []):
             unique_id = str(result["unique_id"])
-            if unique_id.startswith("test."):
-                continue
+            if unique_id.split(".", 1)[0] not in _ASSET_NODES:
+                continue  # tests, exposures, semantic models, metrics, hooks: not assets
             response = result.get("adapter_response") or {}
             rows = counted.get(unique_id, response.get("rows_affected"))
             outcomes.append(
@@ -604,3 +638,135 @@ def _outcomes(root: Path, run_id: str, counted: dict[str, int]) -> list[AssetOut
                 )
             )
     return outcomes
+
+
+def _dbt_keys(definitions: Any) -> set[Any]:
+    """The asset keys of the definitions' dbt assets (their rows come from dbt's results)."""
+    return {
+        key
+        for assets in definitions.assets or ()
+        if _is_dbt_assets(assets)
+        for key in getattr(assets, "keys", ())
+    }
+
+
+class _StepLog:
+    """An event listener: when each step ran, and what became of each asset it planned.
+
+    The summary's rows of assets that are not dbt's (a Python ``@asset`` beside the dbt
+    project) come from here: materialized (``success``, with ``dagster/row_count`` when the
+    asset gives one), its step failed (``error``) or never ran (``skipped``).
+    """
+
+    def __init__(self) -> None:
+        self.started: dict[str, float] = {}
+        self.ended: dict[str, float] = {}
+        self.failed: set[str] = set()
+        self.planned: dict[Any, str] = {}
+        self.materialized: dict[Any, float] = {}
+        self.rows: dict[Any, int] = {}
+
+    def __call__(self, entry: Any) -> None:
+        event = entry.dagster_event
+        if event is None:
+            return
+        kind, step = event.event_type_value, event.step_key
+        if kind == "ASSET_MATERIALIZATION_PLANNED" and step is not None:
+            self.planned[event.asset_key] = step
+        elif kind == "STEP_START" and step is not None:
+            self.started[step] = entry.timestamp
+        elif kind in {"STEP_SUCCESS", "STEP_FAILURE"} and step is not None:
+            self.ended[step] = entry.timestamp
+            if kind == "STEP_FAILURE":
+                self.failed.add(step)
+        elif kind in {"ASSET_MATERIALIZATION", "ASSET_OBSERVATION"}:
+            if kind == "ASSET_MATERIALIZATION":
+                self.materialized.setdefault(event.asset_key, entry.timestamp)
+                metadata = event.step_materialization_data.materialization.metadata
+            else:
+                metadata = event.asset_observation_data.asset_observation.metadata
+            rows = metadata.get("dagster/row_count")
+            value = getattr(rows, "value", rows)
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                self.rows[event.asset_key] = value
+
+    def ordered(self, dbt: list[AssetOutcome], dbt_keys: set[Any]) -> list[AssetOutcome]:
+        """``dbt``'s rows and the other assets' rows, those done before dbt started first."""
+        dbt_steps = {step for key, step in self.planned.items() if key in dbt_keys}
+        dbt_start = min((self.started[s] for s in dbt_steps if s in self.started), default=None)
+        before: list[AssetOutcome] = []
+        after: list[AssetOutcome] = []
+        for when, outcome in sorted(self._others(dbt_keys), key=lambda pair: pair[0]):
+            done_first = dbt_start is not None and when < dbt_start
+            (before if done_first else after).append(outcome)
+        return [*before, *dbt, *after]
+
+    def _others(self, dbt_keys: set[Any]) -> list[tuple[float, AssetOutcome]]:
+        found = []
+        for key, step in self.planned.items():
+            if key in dbt_keys:
+                continue
+            start = self.started.get(step)
+            if key in self.materialized:
+                status, when = "success", self.materialized[key]
+            elif step in self.failed:
+                status, when = "error", self.ended.get(step, start or 0.0)
+            elif start is None:
+                status, when = "skipped", float("inf")
+            else:  # its step succeeded without it (an optional output): nothing to show
+                continue
+            seconds = 0.0 if start is None or status == "skipped" else max(when - start, 0.0)
+            name = key.to_user_string()
+            found.append(
+                (when, AssetOutcome(name, name, status, seconds, self.rows.get(key), None))
+            )
+        return found
+
+
+def _freshness(result: Any) -> tuple[FreshnessVerdict, ...]:
+    """Each dbt source's freshness verdict, from the run's ``source_freshness`` results."""
+    from floe_scaffold.components._freshness import CHECK_NAME, human_duration
+
+    verdicts = []
+    for evaluation in result.get_asset_check_evaluations():
+        if evaluation.check_name != CHECK_NAME:
+            continue
+        metadata = {
+            name: getattr(item, "value", item) for name, item in (evaluation.metadata or {}).items()
+        }
+        unique_id = metadata.get("dbt/unique_id")
+        warned = getattr(evaluation.severity, "value", "ERROR") == "WARN"
+        status = "fresh" if evaluation.passed else "warn" if warned else "error"
+        limit = metadata.get("error_after_seconds" if status == "error" else "warn_after_seconds")
+        allowed = (
+            human_duration(limit) if status != "fresh" and isinstance(limit, (int, float)) else None
+        )
+        age, problem = metadata.get("age"), metadata.get("problem")
+        verdicts.append(
+            FreshnessVerdict(
+                source=str(unique_id).split(".", 2)[-1]
+                if unique_id
+                else evaluation.asset_key.to_user_string(),
+                status=status,
+                age=str(age) if age else None,
+                allowed=allowed,
+                problem=str(problem) if problem else None,
+            )
+        )
+    order = {"error": 0, "warn": 1, "fresh": 2}
+    return tuple(sorted(verdicts, key=lambda verdict: (order[verdict.status], verdict.source)))
+
+
+def _stale_failure(result: Any) -> str | None:
+    """Why the freshness step failed the run (``freshness.fail_run_on_error``), if it alone did."""
+    from floe_scaffold.components._freshness import OP_NAME
+
+    said = None
+    for event in result.all_events:
+        if not event.is_step_failure:
+            continue
+        user = event.step_failure_data.user_failure_data
+        if event.step_key != OP_NAME or user is None or not user.description:
+            return None
+        said = str(user.description)
+    return said
