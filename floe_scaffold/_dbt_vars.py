@@ -20,7 +20,7 @@ class VarsError(ValueError):
 
 
 def vars_of(text: str, *, where: str) -> dict[str, Any]:
-    """The mapping a ``--vars`` value (YAML or JSON) holds.
+    """The mapping a ``--vars`` value (YAML or JSON) holds, with JSON's types (dates as text).
 
     Raises:
         VarsError: it is not YAML, or not a mapping; the message names ``where`` it came from.
@@ -38,7 +38,9 @@ def vars_of(text: str, *, where: str) -> dict[str, Any]:
             f"{where} must be a YAML mapping of variable names to values, like "
             f"'{{key: value}}' or '{{\"key\": \"value\"}}'; got a {kind} value: {text!r}"
         )
-    return loaded
+    # Values as dbt gets them (merged_vars writes JSON): a YAML date or time is its text, so
+    # the mapping can also be stored as a Dagster run's config (which holds no date objects).
+    return dict(json.loads(json.dumps(loaded, default=str)))
 
 
 def without_vars(cli_args: Sequence[str]) -> tuple[list[str], str | None]:
