@@ -126,11 +126,11 @@ def validate(path: Path, project_dir: Path | None) -> None:
     _warn_about_keys(project_dir, dbt_dir_of(artifacts))
 
 
-def _warn_about_keys(root: Path, dbt_dir: str | None = None) -> None:
+def _warn_about_keys(root: Path, dbt_dir: str | None = None, *, read_manifest: bool = True) -> None:
     """One line on stderr per floe component whose asset keys depend on the environment."""
     from floe_scaffold.components._keys import project_key_warnings
 
-    for line in project_key_warnings(root, dbt_dir):
+    for line in project_key_warnings(root, dbt_dir, read_manifest=read_manifest):
         _err().print(line, style="yellow", markup=False)
 
 
@@ -416,7 +416,7 @@ def run_command(
     layout = locate_project(project_dir)
     _recover_update(layout.root)
     console = _out()
-    _warn_about_keys(layout.root)
+    _warn_about_keys(layout.root, read_manifest=False)
     console.print(f"running {layout.package} ...", style="bold", markup=False)
 
     def progress(status: str, what: str) -> None:

@@ -201,11 +201,15 @@ def component_attributes(source_dir: Path) -> Iterator[tuple[Path, Mapping[str, 
                 yield path, attributes if isinstance(attributes, Mapping) else {}
 
 
-def project_key_warnings(root: Path, dbt_dir: str | None = None) -> list[str]:
+def project_key_warnings(
+    root: Path, dbt_dir: str | None = None, *, read_manifest: bool = True
+) -> list[str]:
     """The key warning of each floe component of the project at ``root`` with unpinned keys.
 
     Pinned: ``translation.key: name`` in its ``defs.yaml``. Before ``floe init`` made a
-    component, the dbt project at ``root/dbt_dir`` is checked.
+    component, the dbt project at ``root/dbt_dir`` is checked. ``read_manifest=False`` reads
+    ``dbt_project.yml`` alone (``floe run``: a manifest of thousands of models takes a second
+    to parse, which every run would pay).
     """
     components = [
         found
@@ -227,7 +231,9 @@ def project_key_warnings(root: Path, dbt_dir: str | None = None) -> list[str]:
         project_dir = root / str(attributes.get("dbt_project") or "dbt")
         if not (project_dir / "dbt_project.yml").is_file():
             continue
-        manifest = _read_manifest(project_dir / "target" / "manifest.json")
+        manifest = (
+            _read_manifest(project_dir / "target" / "manifest.json") if read_manifest else None
+        )
         where = path.relative_to(root) if path.is_relative_to(root) else path
         line = key_warning(key_dependencies(project_dir, manifest), str(where))
         if line is not None:
