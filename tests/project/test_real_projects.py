@@ -130,11 +130,11 @@ print(json.dumps({
 """
 
 
-def _graph(source_dir: Path, module: str) -> dict[str, Any]:
+def _graph(source_dir: Path, module: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-c", _GRAPH_DUMP, str(source_dir), module],
         # The scaffold's DbtCliResource looks for `dbt` on PATH, as in an activated virtualenv.
-        env=quiet_env(PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"),
+        env=quiet_env(PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", **(env or {})),
         capture_output=True,
         text=True,
         check=False,
@@ -145,6 +145,50 @@ def _graph(source_dir: Path, module: str) -> dict[str, Any]:
     return result
 
 
+def scaffold_graph(
+    dbt_dir: Path, where: Path, name: str, profiles_dir: Path | None = None
+) -> dict[str, Any]:
+    """The asset graph of ``dagster-dbt project scaffold`` for ``dbt_dir``, made in ``where``.
+
+    The scaffold reads the manifest floe prepared (``target/manifest.json`` of the same project).
+    It looks for ``profiles.yml`` only in the dbt project and ``~/.dbt``: a project without one
+    gets ``profiles_dir``'s (floe's) as ``~/.dbt/profiles.yml`` of a home of its own, and the
+    scaffold's ``DbtProject`` is given ``profiles_dir``.
+    """
+    home: dict[str, str] = {}
+    if profiles_dir is not None:
+        (where / "home" / ".dbt").mkdir(parents=True)
+        shutil.copy(profiles_dir / "profiles.yml", where / "home" / ".dbt" / "profiles.yml")
+        home["HOME"] = str(where / "home")
+    scaffold = subprocess.run(
+        [
+            str(BIN / "dagster-dbt"),
+            "project",
+            "scaffold",
+            "--project-name",
+            name,
+            "--dbt-project-dir",
+            str(dbt_dir),
+        ],
+        cwd=where,
+        env=quiet_env(**home),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert scaffold.returncode == 0, scaffold.stdout + scaffold.stderr
+    if profiles_dir is not None:
+        # As its user would: DbtProject's profiles_dir (else the dbt project) names the folder.
+        project_py = where / name / name / "project.py"
+        text = project_py.read_text(encoding="utf-8")
+        anchor = "    packaged_project_dir="
+        assert anchor in text, text
+        text = text.replace(anchor, f"    profiles_dir={str(profiles_dir)!r},\n{anchor}")
+        project_py.write_text(text, encoding="utf-8")
+    return _graph(where / name, f"{name}.definitions")
+
+
 @pytest.mark.requirement("FR-007")
 @pytest.mark.requirement("FR-008")
 def test_asset_graph_equals_dagster_dbt_scaffold(
@@ -152,26 +196,7 @@ def test_asset_graph_equals_dagster_dbt_scaffold(
 ) -> None:
     project, ran = jaffle_ran
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    scaffold = subprocess.run(
-        [
-            str(BIN / "dagster-dbt"),
-            "project",
-            "scaffold",
-            "--project-name",
-            "plain_jaffle",
-            "--dbt-project-dir",
-            str(project / "jaffle_shop"),
-        ],
-        cwd=tmp_path,
-        env=quiet_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    assert scaffold.returncode == 0, scaffold.stdout + scaffold.stderr
-    # The scaffold reads the manifest floe prepared (target/manifest.json, same dbt project).
-    plain = _graph(tmp_path / "plain_jaffle", "plain_jaffle.definitions")
+    plain = scaffold_graph(project / "jaffle_shop", tmp_path, "plain_jaffle")
     ours = _graph(project / "src", f"{project.name}.definitions")
     assert set(ours["assets"]) == JAFFLE_ASSETS
     assert ours == plain
