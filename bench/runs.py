@@ -501,6 +501,13 @@ def _figures(samples: Mapping[str, list[Sample]], models: int) -> list[Figure]:
             continue
         shares = [(a - b) / models for a, b in zip(default, times[variant].samples, strict=True)]
         figures.append(_on_series(f"{feature} per model", shares, None, models))
+        # The CPU seconds a feature costs, steadier than wall time on a shared machine.
+        pairs = zip(samples[FLOE_RUN], samples[variant], strict=True)
+        cpu = [
+            (a.cpu - b.cpu) / models for a, b in pairs if a.cpu is not None and b.cpu is not None
+        ]
+        if cpu:
+            figures.append(_on_series(f"{feature} CPU per model", cpu, None, models))
     if UI_RUN in samples:
         figures.append(
             _on_series(
