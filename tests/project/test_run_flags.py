@@ -167,7 +167,7 @@ def _dbt_step(definitions: Any) -> str:
     return str(names[0])
 
 
-def test_the_launchpads_run_config_gives_dbt_full_refresh_and_vars(
+def test_the_launchpads_run_config_gives_dbt_full_refresh_vars_and_exclude(
     demo_project: Path, tmp_path: Path, loaded_definitions: Any
 ) -> None:
     project = copy_project(demo_project, tmp_path)
@@ -190,8 +190,11 @@ def test_the_launchpads_run_config_gives_dbt_full_refresh_and_vars(
             )
         return bool(result.success)
 
-    assert launch("", None), "the first run builds everything"
+    # the whole job, with the launchpad's exclude: dbt leaves that model out
+    exclude = "ops: {{{step}: {{config: {{exclude: customers}}}}}}"
+    assert launch(exclude, None), "the first run builds everything else"
     assert _columns(project, "widening") == ["order_date", "number_of_orders"]
+    assert "orders" in _tables(project) and "customers" not in _tables(project)
 
     widen = "ops: {{{step}: {{config: {{vars: {{wide: true}}}}}}}}"
     assert not launch(widen, widening), "the vars reached dbt: the table's columns changed"
