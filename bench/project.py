@@ -1,9 +1,10 @@
 """The generated project against plain Dagster + dbt, each pair measured in the same run.
 
 * ``floe init`` of the demo vs ``dagster-dbt project scaffold`` on the same dbt project;
-* ``floe run`` of the demo vs plain ``dbt build`` of the same dbt project with the flags floe
-  gives dbt (so both keep one partial parse), and vs ``dbtRunner`` in-process (dbt's floor:
-  its work without a Python start or its imports);
+* ``floe run`` of the demo vs plain ``dbt build`` of the same dbt project as a user types it
+  (only ``--profiles-dir``, where floe keeps the profile: issue 27's baseline), vs ``dbt build``
+  with the flags floe gives dbt, and vs ``dbtRunner`` in-process (dbt's floor: its work without
+  a Python start or its imports); all keep one partial parse (log flags do not invalidate it);
 * ``floe dev`` from start until the UI serves the assets.
 
 Pairs are run alternately (A, B, A, B, …) after a warm-up of each, so that machine drift hits
@@ -33,8 +34,10 @@ from bench._process import BIN, ENV
 from bench._process import run as _run
 from bench._timing import Figure, alternate, figure, seconds, with_ratio
 from floe_scaffold.project import init_project
+from floe_scaffold.project._instance import INSTANCE_CONFIG
 
 FLOE_RUN = "floe run (demo)"
+DBT_TYPED = "plain dbt build, as a user types it (same project)"
 DBT_BUILD = "plain dbt build, floe's flags (same project)"
 DBT_RUNNER = "dbt build in-process (dbtRunner, imported): the floor"
 
@@ -123,7 +126,7 @@ def _run_vs_dbt_build(demo: Path, where: Path, runs: int) -> list[Figure]:
     dbt_dir = demo / "dbt"
     env = {**ENV, "DAGSTER_HOME": str(where / "home")}
     (where / "home").mkdir(exist_ok=True)
-    (where / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (where / "home" / "dagster.yaml").write_text(INSTANCE_CONFIG)  # as a new project has it
     profiles = ["--profiles-dir", str(demo / ".floe/profiles")]
     flags = _dbt_flags(demo)
 
@@ -142,13 +145,21 @@ def _run_vs_dbt_build(demo: Path, where: Path, runs: int) -> list[Figure]:
     samples = alternate(
         {
             FLOE_RUN: lambda: _run([str(BIN / "floe"), "run"], demo, env),
+            DBT_TYPED: lambda: _run([str(BIN / "dbt"), "build", *profiles], dbt_dir),
             DBT_BUILD: lambda: _run([str(BIN / "dbt"), *flags, *profiles], dbt_dir),
             DBT_RUNNER: in_process,
         },
         runs=runs,
     )
-    floe, plain, floor = (figure(name, seconds(values)) for name, values in samples.items())
-    return [with_ratio(floe, plain), with_ratio(floe, floor), with_ratio(plain, floor), floor]
+    floe, typed, plain, floor = (figure(name, seconds(values)) for name, values in samples.items())
+    return [
+        with_ratio(floe, typed),
+        with_ratio(floe, plain),
+        with_ratio(plain, typed),
+        with_ratio(floe, floor),
+        with_ratio(plain, floor),
+        floor,
+    ]
 
 
 def _free_port() -> int:
