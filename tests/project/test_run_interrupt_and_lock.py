@@ -18,10 +18,12 @@ import pytest
 
 from floe_scaffold._dbt_defaults import without_defaults
 from floe_scaffold._warm_dbt import WarmUp, real_dbt, start_warm_dbt
+from floe_scaffold.components._dbt_step import DbtRunConfig, run_args
 from floe_scaffold.errors import EXIT_INTERRUPTED
 from floe_scaffold.project._credentials import profile_outputs
 from floe_scaffold.project._locate import locate_project
 from floe_scaffold.project._run import _warm_up
+from floe_scaffold.project._run_options import RunOptions
 from tests.project.conftest import BIN, copy_project, processes_in, quiet_env, run_in
 
 pytestmark = pytest.mark.slow
@@ -247,7 +249,7 @@ def test_the_warm_up_uses_the_flags_the_component_gives_dbt(
     """Defaults dropped as FloeDbtCliResource drops them; a target of the component's kept."""
     project = copy_project(demo_project, tmp_path)
     layout = locate_project(project)
-    warm_up = _warm_up(profile_outputs(layout))
+    warm_up = _warm_up(profile_outputs(layout), RunOptions())
     assert warm_up == WarmUp(project / "dbt", project / ".floe" / "profiles", None, None)
     assert warm_up.argv() == [
         "parse",
@@ -261,7 +263,7 @@ def test_the_warm_up_uses_the_flags_the_component_gives_dbt(
     profiles = project / ".floe" / "profiles" / "profiles.yml"
     text = profiles.read_text(encoding="utf-8")
     profiles.write_text(text.replace("  target: dev\n", "  target: other\n", 1), "utf-8")
-    warm_up = _warm_up(profile_outputs(layout))
+    warm_up = _warm_up(profile_outputs(layout), RunOptions())
     assert warm_up is not None
     assert warm_up.argv()[-2:] == ["--target", "dev"], "the component's target, not the default"
 
@@ -271,6 +273,11 @@ def test_the_warm_up_uses_the_flags_the_component_gives_dbt(
     for given in (["--vars", "{day: 1}"], ["--vars={day: 1}"]):
         args = ", ".join(f"'{arg}'" for arg in ["build", *given, "--full-refresh"])
         defs.write_text(text.replace("attributes:\n", f"attributes:\n  cli_args: [{args}]\n"))
-        warm_up = _warm_up(profile_outputs(layout))
+        warm_up = _warm_up(profile_outputs(layout), RunOptions())
         assert warm_up is not None
         assert warm_up.argv()[-4:] == ["--target", "dev", "--vars", "{day: 1}"], given
+        # floe run --vars: the warm-up parses with the --vars the dbt step will give dbt
+        warm_up = _warm_up(profile_outputs(layout), RunOptions(dbt_vars={"night": 2}))
+        assert warm_up is not None
+        step = run_args(["build", *given], DbtRunConfig(vars={"night": 2}))
+        assert warm_up.argv()[-2:] == step[-2:] == ["--vars", '{"day": 1, "night": 2}'], given
