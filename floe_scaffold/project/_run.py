@@ -33,7 +33,7 @@ from floe_scaffold.project._credentials import ProfileOutput, check_credentials,
 from floe_scaffold.project._instance import RunRecorder, instance_home
 from floe_scaffold.project._locate import ProjectLayout
 from floe_scaffold.project._memory_instance import memory_instance
-from floe_scaffold.project._run_options import RunOptions, run_config
+from floe_scaffold.project._run_options import RunOptionError, RunOptions, run_config
 
 __all__ = [
     "AssetOutcome",
@@ -539,7 +539,18 @@ def _selected_keys(
         dbt_defs, dbt_select=select or "fqn:*", dbt_exclude=exclude or ""
     )
     graph = definitions.resolve_asset_graph()
-    return sorted(selection.resolve(graph), key=str)
+    keys = sorted(selection.resolve(graph), key=str)
+    if not keys:  # Dagster would take an empty selection as no selection: every asset
+        given = " ".join(
+            f"--{flag} {value!r}"
+            for flag, value in (("select", select), ("exclude", exclude))
+            if value
+        )
+        raise RunOptionError(
+            f"{given}: no asset of the project is selected, nothing was run; check the names "
+            "(dbt's selection syntax: a model, seed or snapshot, tag:..., path:...)"
+        )
+    return keys
 
 
 def _is_dbt_assets(assets: Any) -> bool:

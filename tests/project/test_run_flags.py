@@ -232,3 +232,18 @@ def test_vars_hold_what_a_run_config_can_store() -> None:
     parsed = parse_vars("{start_date: 2024-01-01, at: 2024-01-01 10:30:00, days: [1, 2]}")
     assert parsed == {"start_date": "2024-01-01", "at": "2024-01-01 10:30:00", "days": [1, 2]}
     serialize_value(RunOptions(dbt_vars=parsed).config())  # raised on a datetime.date before
+
+
+@pytest.mark.parametrize("flags", [("--select", "nothing_here"), ("--exclude", "fqn:*")])
+def test_a_selection_of_no_asset_runs_nothing(
+    demo_project: Path, tmp_path: Path, flags: tuple[str, str]
+) -> None:
+    """Not every asset: Dagster takes an empty asset selection for none at all."""
+    project = copy_project(demo_project, tmp_path)
+    done = run_in(project, str(BIN / "floe"), "run", *flags)
+    output = _output(done)
+    assert done.returncode == EXIT_INVALID_INPUT, output
+    assert f"{flags[0]} {flags[1]!r}: no asset of the project is selected" in output
+    assert "Running with dbt" not in output and "Traceback" not in output
+    assert not (project / "dbt" / "warehouse.duckdb").exists(), "dbt built nothing"
+    assert not (project / ".dagster_home").exists(), "no run recorded"
