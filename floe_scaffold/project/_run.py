@@ -116,10 +116,13 @@ def run_project(
     on_progress: Callable[[str, str], None],
     debug: bool = False,
     options: RunOptions | None = None,
+    while_dbt_starts: Callable[[], None] | None = None,
 ) -> RunSummary:
     """Load the project's definitions and execute the selected assets (all by default).
 
     ``options`` are dbt flags for this run (``--exclude``, ``--full-refresh``, ``--vars``).
+    ``while_dbt_starts`` is called once dbt is starting in the background: work that imports
+    Dagster belongs there, where it overlaps dbt's own start instead of delaying it.
 
     Raises:
         MissingCredentialsError: a variable the dbt profile output reads is unset (checked
@@ -138,6 +141,8 @@ def run_project(
     options = options or RunOptions()
     warm = start_warm_dbt(real_dbt(), _warm_up(outputs, options))
     try:
+        if while_dbt_starts is not None:
+            while_dbt_starts()
         return _run_project(
             layout,
             select=select,
