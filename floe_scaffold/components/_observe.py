@@ -27,8 +27,12 @@ __all__ = ["observed_stream"]
 
 _RESULT_EVENTS = {"LogSeedResult", "LogModelResult", "LogSnapshotResult", "LogTestResult"}
 _FAILED = {"error", "fail", "runtime error"}
-#: How long a finished run waits at most for its lineage events to be sent.
-FLUSH_SECONDS = 1.0
+#: How long a finished run waits for its lineage events while none of them goes out (the HTTP
+#: endpoint's default timeout: a healthy send on a loaded machine can take that long). A broken
+#: endpoint adds nothing: its breaker is open.
+FLUSH_SECONDS = 2.0
+#: How long a finished run waits at most for lineage events that keep going out.
+FLUSH_LIMIT_SECONDS = 10.0
 
 logger = logging.getLogger(RUN_LOGGER)
 logger.addFilter(TraceContextFilter())
@@ -78,7 +82,7 @@ def observed_stream(
         if metrics is not None:
             metrics.finish(error=error)
         if lineage is not None:
-            lineage.flush(FLUSH_SECONDS)
+            lineage.flush(FLUSH_LIMIT_SECONDS, idle=FLUSH_SECONDS)
 
 
 def _observe(

@@ -6,7 +6,9 @@ per-process circuit breaker: later events are dropped, so a process pays at most
 A send still in progress past ``stuck_after`` seconds (an endpoint dripping its answer keeps
 every per-read timeout from firing) counts as a failure too, as soon as anyone looks: a later
 :meth:`Dispatcher.submit` or :meth:`Dispatcher.flush`. At the end of a run,
-:meth:`Dispatcher.flush` waits for the queue a bounded time, and not at all for a stuck send.
+:meth:`Dispatcher.flush` waits for the queue while sends keep finishing (a loaded machine can
+take seconds to drain a healthy queue; a fixed wait lost the last model's events), up to a
+bound, and not at all for a stuck send or an open breaker.
 The warning names the endpoint by a label without credentials, and every known secret is
 scrubbed from the error text (a URL's password or API key must never reach a log line).
 """
@@ -47,6 +49,7 @@ class Dispatcher:
         self._idle = threading.Event()
         self._idle.set()
         self._since: float | None = None
+        self._handled = 0  # events sent or dropped by the worker; flush watches it move
         self.sent = 0
         self.dropped = 0
         self.sent_at: list[float] = []
@@ -69,18 +72,25 @@ class Dispatcher:
         except queue.Full:
             self.dropped += 1
 
-    def flush(self, timeout: float) -> bool:
+    def flush(self, timeout: float, *, idle: float | None = None) -> bool:
         """Wait up to ``timeout`` seconds for queued events; True when all were handled.
 
-        Returns early when a send is stuck (see the module docstring): its events would not go.
+        With ``idle``, gives up sooner once no event was handled for ``idle`` seconds. Returns
+        early when a send is stuck (see the module docstring): its events would not go.
         """
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        started = time.monotonic()
+        deadline = started + timeout
+        handled, progressed = self._handled, started
+        while (now := time.monotonic()) < deadline:
             if self._queue.unfinished_tasks == 0:
                 return True
             if self._stuck():
                 break
-            self._idle.wait(min(0.05, max(0.0, deadline - time.monotonic())))
+            if self._handled != handled:
+                handled, progressed = self._handled, now
+            elif idle is not None and now - progressed >= idle:
+                break
+            self._idle.wait(min(0.05, max(0.0, deadline - now)))
         return self._queue.unfinished_tasks == 0
 
     def _stuck(self) -> bool:
@@ -127,6 +137,7 @@ class Dispatcher:
                 self._fail(f"{type(error).__name__}: {error}")
             finally:
                 self._since = None
+                self._handled += 1
                 self._queue.task_done()
                 if self._queue.unfinished_tasks == 0:
                     self._idle.set()

@@ -204,9 +204,12 @@ class LineageRecorder:
             trace=self._invocation_trace,
         )
 
-    def flush(self, timeout: float) -> bool:
-        """Wait (bounded) until the events of this process were sent or given up."""
-        return self._dispatcher.flush(timeout)
+    def flush(self, timeout: float, *, idle: float | None = None) -> bool:
+        """Wait (bounded) until the events of this process were sent or given up.
+
+        ``timeout`` bounds the whole wait; ``idle`` ends it once no event went for that long.
+        """
+        return self._dispatcher.flush(timeout, idle=idle)
 
     # -- dbt's events -----------------------------------------------------------------------
 

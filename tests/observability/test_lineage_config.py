@@ -182,3 +182,36 @@ def test_a_slow_send_within_its_timeout_is_waited_for() -> None:
     assert dispatcher.flush(30.0)
     assert sent == [0, 1, 2]
     assert not dispatcher.broken
+
+
+def test_flush_waits_for_a_queue_that_keeps_draining() -> None:
+    """A healthy endpoint on a loaded machine: the queue takes longer than ``idle`` to drain, but
+    an event goes out within every ``idle`` seconds, so flush waits for all of them (a fixed
+    one-second wait lost the last model's events on a loaded CI machine)."""
+    sent: list[int] = []
+
+    def steady(event: int) -> None:
+        time.sleep(0.1)
+        sent.append(event)
+
+    dispatcher = Dispatcher(steady, "steady", stuck_after=30.0)
+    for number in range(10):
+        dispatcher.submit(number)
+    assert dispatcher.flush(30.0, idle=0.6)  # 1 s of sends, none of them 0.6 s apart
+    assert sent == list(range(10))
+
+
+def test_flush_gives_up_once_nothing_goes_out_for_idle_seconds() -> None:
+    release = threading.Event()
+
+    def hang(_event: object) -> None:
+        release.wait(60)
+
+    dispatcher = Dispatcher(hang, "hanging")
+    try:
+        dispatcher.submit(1)
+        started = time.monotonic()
+        assert not dispatcher.flush(30.0, idle=0.3)
+        assert time.monotonic() - started < 0.3 + SCHEDULING_SLACK  # not the 30 s bound
+    finally:
+        release.set()
