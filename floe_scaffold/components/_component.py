@@ -37,6 +37,7 @@ from floe_scaffold.components._automation import (
     with_automation,
 )
 from floe_scaffold.components._dbt_step import DbtRunConfig, dbt_stages, run_args
+from floe_scaffold.components._executor import floe_executor
 from floe_scaffold.components._freshness import (
     CHECK_NAME,
     FreshnessSettings,
@@ -207,6 +208,12 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
         default_factory=FreshnessSettings,
         description="What a dbt source past its `error_after` does to the run: "
         "`fail_run_on_error: true` fails it (`floe run` exits 1); by default it is reported.",
+    )
+    executor: Literal["auto", "dagster"] = Field(
+        default="auto",
+        description="How a run's steps run: `auto` runs a chain of steps (a dbt project) in the "
+        "run's own process and gives steps that can run side by side a process each; `dagster` "
+        "leaves it to Dagster (a process per step, or the executor your own definitions set).",
     )
 
     @field_validator("schedules")
@@ -382,6 +389,7 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
             assets=[assets, *(spec for spec in built.extra_specs if spec.key not in assets.keys)],
             asset_checks=[freshness] if freshness is not None else None,
             schedules=build_schedules(assets, self.schedules),
+            executor=floe_executor if self.executor == "auto" else None,
         )
 
     def translator(

@@ -253,6 +253,8 @@ mutation Launch($params: ExecutionParams!) {
 """
 _STATUS = "query Run($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
 _MATERIALIZED = "{ assetNodes { assetKey { path } assetMaterializations(limit: 1) { runId } } }"
+_EVENT_KINDS = """query Events($id: ID!) { logsForRun(runId: $id) {
+  ... on EventConnection { events { __typename } } } }"""
 
 
 def _wait_for(deadline: float, probe: Any) -> Any:
@@ -321,6 +323,13 @@ def test_from_init_to_assets_materialized_in_the_ui_within_five_minutes(tmp_path
             if node["assetMaterializations"] and node["assetMaterializations"][0]["runId"] == run_id
         }
         assert materialized == DEMO_ASSETS
+        # The dbt step ran in the run worker itself (components/_executor.py): no process per step.
+        kinds = {
+            e["__typename"]
+            for e in _graphql(port, _EVENT_KINDS, {"id": run_id})["logsForRun"]["events"]
+        }
+        assert "StepWorkerStartedEvent" not in kinds
+        assert "ExecutionStepStartEvent" in kinds
         elapsed = time.monotonic() - started
         assert elapsed < 300, f"{elapsed:.0f} s from init to materialized"
     finally:
