@@ -288,6 +288,7 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
                 manifest=manifest,
                 translator=translator,
                 project=project,
+                exclude=config.exclude,
             )
             command = cli_args[0] if cli_args else "build"
             adapter_type = str(manifest.get("metadata", {}).get("adapter_type", ""))

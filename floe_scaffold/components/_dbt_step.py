@@ -12,6 +12,14 @@ all. Otherwise each early stage is its own invocation with exactly its nodes sel
 the last is dagster-dbt's invocation with the early stages' nodes excluded; every invocation's
 events are the step's, as those of one. A failed invocation fails the step: the later stages do
 not run (their readers would read what did not get built).
+
+A run given ``exclude`` (``floe run --exclude X``) selects in Dagster the component's assets less
+those ``X`` names, a subset, for which dagster-dbt would select each asset's node by name: tests
+on sources (no asset of the step) and singular tests over them would be lost. When the step's
+subset is exactly what the component's selection less ``X`` keeps, dbt is given that selection
+itself (``--select <component's> --exclude <component's> X``), so it runs what plain ``dbt build
+--exclude X`` runs. dbt's unit tests are no asset checks (as in dagster-dbt): dbt runs them
+before their model in the same command, and a failing one fails the step and skips the model.
 """
 
 # No `from __future__ import annotations`: Dagster reads the config class's field types.
@@ -143,6 +151,81 @@ def _wanted_tests(
     return wanted
 
 
+def _whole_selection(
+    context: dg.AssetExecutionContext,
+    manifest: Mapping[str, Any],
+    project: Any,
+    exclude: str,
+    args: Sequence[str],
+) -> list[str] | None:
+    """The component's own selection as dbt flags, or None.
+
+    Given when the step's subset is exactly what that selection keeps less the run's
+    ``exclude`` (see the module docstring).
+    """
+    if not exclude.strip() or _selects_nodes(args):
+        return None
+    from dagster_dbt.asset_utils import (
+        DAGSTER_DBT_EXCLUDE_METADATA_KEY,
+        DAGSTER_DBT_SELECT_METADATA_KEY,
+    )
+    from dagster_dbt.utils import select_unique_ids
+
+    assets_def = context.assets_def
+    tags = context.op_execution_context.op.tags
+    select = str(tags.get(DAGSTER_DBT_SELECT_METADATA_KEY) or "fqn:*")
+    own_exclude = str(tags.get(DAGSTER_DBT_EXCLUDE_METADATA_KEY) or "")
+    selected_keys = set(context.selected_asset_keys)
+    checks = {spec.key for spec in assets_def.node_check_specs_by_output_name.values()}
+    if set(context.selected_asset_check_keys) != {
+        check for check in checks if check.asset_key in selected_keys
+    }:
+        return None  # checks chosen one by one: dagster-dbt's selection names them
+    unique_ids = {}
+    for key in assets_def.node_keys_by_output_name.values():
+        value = assets_def.get_asset_spec(key).metadata.get("dagster_dbt/unique_id")
+        if value is not None:
+            unique_ids[str(getattr(value, "value", value))] = key
+    kept = select_unique_ids(select, f"{own_exclude} {exclude}".strip(), "", project, manifest)
+    if {key for unique_id, key in unique_ids.items() if unique_id in kept} != selected_keys:
+        return None
+    # The run's --exclude is in the command already (dagster-dbt unites both excludes).
+    return ["--select", select, *(["--exclude", own_exclude] if own_exclude else [])]
+
+
+def _without_context(
+    resource: Any,
+    args: list[str],
+    *,
+    context: dg.AssetExecutionContext,
+    manifest: Mapping[str, Any],
+    translator: Any,
+    project: Any,
+    path: Path,
+) -> Any:
+    """Start dbt with exactly the selection of ``args``, its events then given to ``context``.
+
+    dagster-dbt adds the step's whole selection to any ``--select`` when it has the context, so
+    the invocation is made without it; given it after, it only turns dbt's events into the
+    step's outputs and check results.
+    """
+    invocation = resource.cli(
+        args,
+        context=None,
+        manifest=manifest,
+        dagster_dbt_translator=translator,
+        target_path=path,
+    )
+    invocation.context = context
+    invocation.project = project
+    return invocation
+
+
+def _selects_nodes(args: Sequence[str]) -> bool:
+    """Whether ``args`` (``cli_args`` and the run's flags) select nodes, ``--exclude`` aside."""
+    return any(arg.split("=", 1)[0] in _SELECTION_FLAGS[:5] for arg in args)
+
+
 def _plan(
     context: dg.AssetExecutionContext,
     manifest: Mapping[str, Any],
@@ -150,7 +233,7 @@ def _plan(
     translator: Any,
     project: Any,
 ) -> StagePlan | None:
-    if any(arg.split("=", 1)[0] in _SELECTION_FLAGS[:5] for arg in args):
+    if _selects_nodes(args):
         return None  # cli_args select nodes themselves: one invocation, as dbt would run it
     return plan_stages(
         manifest,
@@ -167,10 +250,37 @@ def dbt_stages(
     manifest: Mapping[str, Any],
     translator: Any,
     project: Any,
+    exclude: str = "",
 ) -> list[DbtStage]:
-    """The step's dbt invocations, in order, not yet started (see the module docstring)."""
+    """The step's dbt invocations, in order, not yet started (see the module docstring).
+
+    ``exclude`` is the run's ``--exclude`` (already in ``args``): with it, dbt may be given the
+    component's selection rather than the subset's nodes.
+    """
+    whole = _whole_selection(context, manifest, project, exclude, args)
+
+    def detached(dbt_args: list[str], path: Path) -> Any:
+        return _without_context(
+            resource,
+            dbt_args,
+            context=context,
+            manifest=manifest,
+            translator=translator,
+            project=project,
+            path=path,
+        )
+
     plan = _plan(context, manifest, args, translator, project)
     if plan is None:
+        if whole is not None:
+            whole_args = [*args, *whole]
+            return [
+                _with_path(
+                    lambda path: detached(whole_args, path),
+                    resource,
+                    context,
+                )
+            ]
         return [
             _with_path(
                 lambda path: resource.cli(list(args), context=context, target_path=path),
@@ -185,20 +295,8 @@ def dbt_stages(
         early_args = [*args, "--select", _names(manifest, nodes)]
 
         def early(path: Path, early_args: list[str] = early_args) -> Any:
-            # Exactly these nodes: dagster-dbt would add the step's whole selection to any
-            # --select, so the invocation is made without the context, then given it (it only
-            # turns dbt's events into the step's outputs and check results).
-            with _environment(_INDIRECT, "empty"):
-                invocation = resource.cli(
-                    early_args,
-                    context=None,
-                    manifest=manifest,
-                    dagster_dbt_translator=translator,
-                    target_path=path,
-                )
-            invocation.context = context
-            invocation.project = project
-            return invocation
+            with _environment(_INDIRECT, "empty"):  # exactly these nodes, tests named
+                return detached(early_args, path)
 
         starts.append(early)
     built = sorted(plan.built_early)
@@ -209,6 +307,8 @@ def dbt_stages(
 
     def last(path: Path) -> Any:
         with _environment(_INDIRECT, indirect):
+            if whole is not None:
+                return detached([*last_args, *whole], path)
             return resource.cli(last_args, context=context, target_path=path)
 
     starts.append(last)

@@ -477,6 +477,8 @@ def _failed_nodes(root: Path, run_id: str) -> list[tuple[str, str, str]]:
             if status in {"error", "fail", "runtime error"}:
                 kind, _, rest = str(result["unique_id"]).partition(".")
                 name = rest.split(".")[1] if rest.count(".") >= 1 else rest
+                if kind == "unit_test":  # unit_test.<package>.<model>.<test>
+                    name = f"{rest.rsplit('.', 1)[-1]} (of {name})"
                 failed.append((kind, name, str(result.get("message") or status)))
     return failed
 

@@ -57,6 +57,25 @@ models:
                 field: id
 """
 
+#: A dbt unit test of ``customers``, a producer (a source reads its table): built in the first
+#: stage, its unit test must run there, before it, as in one ``dbt build``.
+_CUSTOMERS_UNIT = """
+unit_tests:
+  - name: customers_add_up_their_orders
+    model: customers
+    given:
+      - input: ref('stg_customers')
+        rows:
+          - {customer_id: 1, first_name: Ann, last_name: Lee, email: ann@example.com}
+      - input: ref('orders')
+        rows:
+          - {order_id: 10, customer_id: 1, amount: 5}
+          - {order_id: 11, customer_id: 1, amount: 7}
+    expect:
+      rows:
+        - {customer_id: 1, number_of_orders: 2, lifetime_value: 12}
+"""
+
 
 def _made_sources_project(root: Path) -> Path:
     project = root / "made"
@@ -78,6 +97,7 @@ def _made_sources_project(root: Path) -> Path:
     sources.write_text(sources.read_text() + _SOURCES, encoding="utf-8")
     (models / "marts" / "vip_customers.sql").write_text(_VIP, encoding="utf-8")
     (models / "marts" / "_vip.yml").write_text(_VIP_YML, encoding="utf-8")
+    (models / "marts" / "_customers_unit.yml").write_text(_CUSTOMERS_UNIT, encoding="utf-8")
     return project
 
 
@@ -117,6 +137,10 @@ def test_one_floe_run_builds_producers_before_the_sources_readers(made: Path) ->
         key.startswith("test.made.relationships_vip_customers") and value == "pass"
         for key, value in statuses.items()
     ), statuses
+    # the unit test of a producer built in the first stage ran (dbt build runs it before it)
+    assert statuses.get("unit_test.made.customers.customers_add_up_their_orders") == "pass", (
+        statuses
+    )
 
 
 def test_the_asset_graph_links_each_source_to_what_makes_it(
