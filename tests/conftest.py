@@ -111,3 +111,17 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         if found:
             text = ", ".join(f"{n} {outcome}" for outcome, n in sorted(found.items()))
             terminalreporter.write_line(f"{title}: {text}")
+
+
+@pytest.fixture(autouse=True)
+def _dagster_warnings_switched_back_on() -> None:
+    """Dagster keeps "its warnings are off" in a ContextVar that ``disable_dagster_warnings()``
+    sets and resets. A generator left suspended inside that block (an event stream an earlier
+    test stopped reading) leaves it off for the rest of the worker, and Dagster's guard then
+    does nothing: the warnings it means to silence while loading a defs folder (its own preview
+    notices, pydantic's ``parse_obj_as`` deprecation) reach ``filterwarnings = error``; the
+    generator's late ``finally`` can also switch it back on in the middle of a later load. A
+    schedule test failed so in two CI runs. Each test starts with it on, as a process does."""
+    from dagster_shared.utils.warnings import _warnings_on
+
+    _warnings_on.set(True)
