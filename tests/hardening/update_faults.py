@@ -21,7 +21,13 @@ from pathlib import Path
 from floe_scaffold.project import TemplateSource, init_project, update_project
 from floe_scaffold.project._journal import FileOp, apply_journaled
 from floe_scaffold.project._update import _git_bytes
-from tests.project.template_repo import TemplateRepo, git, replace_in, tree
+from tests.project.template_repo import (
+    TemplateRepo,
+    git,
+    replace_in,
+    set_release_version,
+    tree,
+)
 
 #: The user's edits that must survive in both allowed states (file → text it holds).
 USER_EDITS = {
@@ -31,7 +37,7 @@ USER_EDITS = {
 
 
 def _release_v2(template: Path) -> None:
-    replace_in(template / "pyproject.toml.jinja", "floe-scaffold==0.1.0", "floe-scaffold==0.2.0")
+    set_release_version(template, "0.2.0")
     replace_in(template / "README.md.jinja", "## Lineage\n", "## Lineage and provenance\n")
     (template / ".pre-commit-config.yaml").write_text("repos: []\n", encoding="utf-8")
     (template / "ci").mkdir()

@@ -8,6 +8,7 @@ changes files, commits and tags again.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -74,6 +75,19 @@ def replace_in(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text, f"{old!r} not in {path}"
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def set_release_version(template: Path, version: str) -> None:
+    """Make the template (``template/`` of a TemplateRepo) name ``version`` as its release.
+
+    The version is written once, in ``copier.yml``'s ``floe_scaffold_version``; the pin, README
+    and CI workflow of a rendered project take it from there.
+    """
+    copier_yml = template.parent / "copier.yml"
+    text = copier_yml.read_text(encoding="utf-8")
+    line = re.compile(r'(?m)^(floe_scaffold_version: \{type: str, default: ")[^"]+"')
+    assert len(line.findall(text)) == 1, f"no floe_scaffold_version line in {copier_yml}"
+    copier_yml.write_text(line.sub(rf'\g<1>{version}"', text), encoding="utf-8")
 
 
 def tree(root: Path) -> dict[str, bytes]:

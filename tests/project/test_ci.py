@@ -112,4 +112,9 @@ def test_the_workflow_runs_the_readmes_commands_with_the_profiles_variables(
         variable: f"${{{{ {'secrets' if secret else 'vars'}.{variable} }}}}"
         for variable, secret in required.items()
     }
-    assert job["env"] == expected
+    assert job["env"] == {
+        "PIP_INDEX_URL": "${{ vars.PIP_INDEX_URL || 'https://pypi.org/simple' }}",
+        "PIP_FIND_LINKS": "${{ vars.PIP_FIND_LINKS }}",
+        **expected,
+    }
+    assert "`PIP_INDEX_URL`" in readme and "`PIP_FIND_LINKS`" in readme, "documented"

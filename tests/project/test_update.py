@@ -25,13 +25,19 @@ from floe_scaffold.project._demo import demo_contract_text
 from floe_scaffold.project._source import checkout_template
 from tests.helpers import TARGET_PROPERTIES
 from tests.project.conftest import BIN, run_in
-from tests.project.template_repo import TemplateRepo, git, replace_in, tree
+from tests.project.template_repo import (
+    TemplateRepo,
+    git,
+    replace_in,
+    set_release_version,
+    tree,
+)
 
 V2_NEW_FILE = ".pre-commit-config.yaml"
 
 
 def _release_v2(template: Path) -> None:
-    replace_in(template / "pyproject.toml.jinja", "floe-scaffold==0.1.0", "floe-scaffold==0.2.0")
+    set_release_version(template, "0.2.0")
     replace_in(template / "README.md.jinja", "## Lineage\n", "## Lineage and provenance\n")
     (template / V2_NEW_FILE).write_text(
         "repos:\n  - repo: https://github.com/pre-commit/pre-commit-hooks\n    rev: v5.0.0\n"
@@ -102,11 +108,15 @@ def test_update_keeps_user_edits_and_brings_the_new_release(
     pyproject = (project / "pyproject.toml").read_text(encoding="utf-8")
     assert '"floe-scaffold==0.2.0"' in pyproject
     assert "floe-scaffold==0.1.0" not in pyproject
+    for name in ("README.md", ".github/workflows/ci.yml"):  # they install the pinned release
+        text = (project / name).read_text(encoding="utf-8")
+        assert 'pip install "floe-scaffold==0.2.0"' in text and "==0.1.0" not in text, name
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
     assert answers["_commit"] == "v0.2.0"
     changed = {change.path: change.status for change in result.changes}
     assert changed == {
         ".copier-answers.yml": "updated",
+        ".github/workflows/ci.yml": "updated",
         "README.md": "updated",
         "pyproject.toml": "updated",
         V2_NEW_FILE: "created",
@@ -415,6 +425,7 @@ def test_a_project_inside_a_larger_repository_updates_only_its_own_files(
     assert (monorepo / "README.md").read_text(encoding="utf-8") == "# the platform\n\n## Lineage\n"
     assert sorted(_status(monorepo).splitlines()) == [
         " M analytics/.copier-answers.yml",
+        " M analytics/.github/workflows/ci.yml",
         " M analytics/README.md",
         " M analytics/pyproject.toml",
         f"?? analytics/{V2_NEW_FILE}",

@@ -32,16 +32,22 @@ OFFLINE = {
 }
 
 
-def test_the_template_pins_the_release_it_ships_in() -> None:
-    text = (ROOT / "template" / "pyproject.toml.jinja").read_text(encoding="utf-8")
-    assert re.findall(r'"floe-scaffold==([^"]+)"', text) == [__version__]
-    readme = (ROOT / "template" / "README.md.jinja").read_text(encoding="utf-8")
-    workflow = (ROOT / "template" / ".github" / "workflows" / "ci.yml.jinja").read_text("utf-8")
-    release = r"floe[-_]scaffold[ -](\d+\.\d+\.\d+)|(?:--branch |@|tag `)v(\d+\.\d+\.\d+)"
-    for text in (readme, workflow):
-        named = re.findall(release, text)
-        assert named, "the generated README and CI name the release to install"
-        assert {version for pair in named for version in pair if version} == {__version__}
+#: A release named with digits: ``floe-scaffold==0.1.0``, ``floe_scaffold-0.1.0-…``, ``@v0.1.0``.
+HARD_CODED_RELEASE = re.compile(r"floe[-_]scaffold\W{1,3}v?\d+\.\d|\bv\d+\.\d+\.\d+")
+
+
+def test_the_template_names_the_release_only_through_copier_ymls_version() -> None:
+    """The pin, README and CI say ``{{ floe_scaffold_version }}``; copier.yml has the number."""
+    answers = yaml.safe_load((ROOT / "copier.yml").read_text(encoding="utf-8"))
+    assert answers["floe_scaffold_version"] == {
+        "type": "str",
+        "default": __version__,
+        "when": False,
+    }
+    for name in ("pyproject.toml.jinja", "README.md.jinja", ".github/workflows/ci.yml.jinja"):
+        text = (ROOT / "template" / name).read_text(encoding="utf-8")
+        assert '"floe-scaffold=={{ floe_scaffold_version }}"' in text, name
+        assert not HARD_CODED_RELEASE.findall(text), name
 
 
 def _release_checkout(tmp_path: Path) -> Path:
@@ -192,15 +198,13 @@ def test_the_generated_readmes_setup_installs_the_project_in_a_fresh_virtualenv(
     project = tmp_path / "shop"
     init_project(project, git=False)
     block = _setup_block((project / "README.md").read_text(encoding="utf-8"))
-    requirement = f'"floe-scaffold @ {TEMPLATE_URL.removesuffix(".git")}@v{__version__}"'
-    requirement = requirement.replace("@ https://", "@ git+https://")
-    assert requirement in block and 'pip install -e ".[dev]"' in block
-    # The one word replaced: the release from its repository (unreachable here) becomes the
-    # same release as a wheel, as the README allows. Everything else (the commands CI runs,
-    # tests/project/test_ci.py) runs as written, in a shell with a plain Python first on PATH
-    # (no virtualenv of ours active), and pip resolving every dependency from the package index
-    # (its cache makes that quick).
-    script = block.replace(requirement, str(wheel))
+    assert f'pip install "floe-scaffold=={__version__}"' in block
+    assert 'pip install -e ".[dev]"' in block
+    # The block (the commands CI runs, tests/project/test_ci.py) runs as written, in a shell with
+    # a plain Python first on PATH (no virtualenv of ours active), and pip resolving every
+    # dependency from the package index (its cache makes that quick); floe-scaffold, on no index,
+    # comes from a folder holding its wheel, named by PIP_FIND_LINKS as the README says.
+    script = block
     plain = tmp_path / "plain-python"
     plain.mkdir()
     (plain / "python").symlink_to(getattr(sys, "_base_executable", sys.executable))
@@ -211,6 +215,7 @@ def test_the_generated_readmes_setup_installs_the_project_in_a_fresh_virtualenv(
     }
     env["PATH"] = f"{plain}{os.pathsep}/usr/local/bin{os.pathsep}/usr/bin{os.pathsep}/bin"
     env.update(DBT_SEND_ANONYMOUS_USAGE_STATS="false", DO_NOT_TRACK="1", HOME=str(tmp_path))
+    env["PIP_FIND_LINKS"] = f"{wheel.parent} {env.get('PIP_FIND_LINKS', '')}".strip()
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=project,
