@@ -44,7 +44,8 @@ Exit codes:
   0  success
   1  invalid input (the contract, a property, a name or a path), or a failed run
   2  missing or unreadable file, usage error, or system error
-  3  (update) applied with conflicts: resolve the files listed, then commit
+  3  unresolved update conflicts: update applied with conflicts, or run/dev
+     found them; resolve the files listed, git add them, then commit
   130  interrupted (Ctrl-C)"""
 
 
@@ -59,17 +60,33 @@ class UpdateConflictsError(FloeError):
 
     exit_code = EXIT_CONFLICTS
 
-    def __init__(self, conflicts: Sequence[str]) -> None:
+    def __init__(
+        self, root: Path, conflicts: Sequence[str], created: Sequence[str], message: str
+    ) -> None:
         count = len(conflicts)
         super().__init__(
-            f"{count} file{'s' if count != 1 else ''} with conflicts: resolve the markers "
-            "(<<<<<<< before updating / ======= / >>>>>>> after updating), `git add` each file, "
-            "then commit"
+            f"{count} file{'s' if count != 1 else ''} with conflicts: the update is applied and "
+            "staged, except these files, which hold conflict markers and are unmerged in git's "
+            "index"
         )
+        self.root = root
         self.conflicts = tuple(conflicts)
+        self.created = tuple(created)
+        self.commit_message = message
 
     def lines(self) -> list[str]:
-        return [self.message, *self.conflicts]
+        new = [f"new (staged, nothing to do): {name}" for name in self.created]
+        return [
+            self.message,
+            *self.conflicts,
+            *new,
+            "to finish: in each conflicted file, keep what you want between <<<<<<< before "
+            "updating / ======= / >>>>>>> after updating and delete the marker lines; then, "
+            f"in {self.root}:",
+            f"  git add -- {shlex.join(self.conflicts)}",
+            f"  git commit -m {shlex.quote(self.commit_message)}",
+            "(`floe run` and `floe dev` refuse to start until no conflict is left)",
+        ]
 
 
 def _out() -> Console:
@@ -312,7 +329,8 @@ def update(dest: Path, artifacts: Path | None, diff: bool, recover: bool) -> Non
     """Bring the project in DEST up to this floe-scaffold's template and the contract.
 
     Your own edits are kept (a three-way merge); profiles.yml and the contract copy are
-    regenerated. The working tree must be committed first; nothing is committed for you.
+    regenerated. The working tree must be committed first; the update is staged, nothing is
+    committed for you.
     """
     from floe_scaffold.project import update_project
     from floe_scaffold.project._update import recover_interrupted_update
@@ -346,15 +364,20 @@ def update(dest: Path, artifacts: Path | None, diff: bool, recover: bool) -> Non
     if diff:
         click.echo(result.patch, nl=False)
         return
-    if result.conflicts:
-        raise UpdateConflictsError(result.conflicts)
-    console.print("next: review with `git diff`, then commit:", style="bold", markup=False)
     message = (
         f"Update the floe contract (floe-scaffold {__version__})"
         if result.from_commit == result.to_commit
         else f"Update to floe-scaffold {__version__}"
     )
-    console.print(f"  git add -A && git commit -m {shlex.quote(message)}", markup=False)
+    if result.conflicts:
+        created = [c.path for c in result.changes if c.status == "created"]
+        raise UpdateConflictsError(result.root, result.conflicts, created, message)
+    console.print(
+        "next: the update is staged; review it with `git diff --cached`, then commit:",
+        style="bold",
+        markup=False,
+    )
+    console.print(f"  git commit -m {shlex.quote(message)}", markup=False)
 
 
 @cli.command("run", epilog=_EXIT_CODES)
@@ -406,6 +429,7 @@ def run_command(
     and --vars are given to dbt for this run only (through the dbt step's run config).
     """
     from floe_scaffold.project import locate_project, run_project
+    from floe_scaffold.project._conflicts import refuse_conflicts
     from floe_scaffold.project._run_options import RunOptions, parse_vars
 
     options = RunOptions(exclude=exclude, full_refresh=full_refresh, dbt_vars=parse_vars(dbt_vars))
@@ -415,6 +439,7 @@ def run_command(
     _configure_logging(log_format)
     layout = locate_project(project_dir)
     _recover_update(layout.root)
+    refuse_conflicts(layout.root)
     console = _out()
     console.print(f"running {layout.package} ...", style="bold", markup=False)
 
@@ -485,9 +510,11 @@ def dev(project_dir: Path, host: str, port: int) -> None:
     where floe run records too.
     """
     from floe_scaffold.project import locate_project, serve_dev
+    from floe_scaffold.project._conflicts import refuse_conflicts
 
     layout = locate_project(project_dir)
     _recover_update(layout.root)
+    refuse_conflicts(layout.root)
     console = _out()
     console.print(f"starting the Dagster UI for {layout.package} ...", markup=False)
 

@@ -10,8 +10,10 @@ code meaning
 1    invalid input: the contract, a property, a name or a path is wrong
 2    a file is missing or unreadable, a usage error, or a system error (disk,
      permissions, a tool that failed)
-3    ``floe update`` applied the update with conflicts: the files listed hold
-     conflict markers and are unmerged in git's index; resolve them, then commit
+3    unresolved update conflicts: ``floe update`` applied the update with
+     conflicts (the files listed hold conflict markers and are unmerged in git's
+     index; resolve them, ``git add`` them, then commit), or ``floe run`` /
+     ``floe dev`` found such files left and did not start
 130  interrupted: Ctrl-C (SIGINT) stopped the command; ``floe run`` returns it once
      Dagster and dbt have stopped and the run is recorded
 ==== =========================================================================

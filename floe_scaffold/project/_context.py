@@ -38,6 +38,7 @@ from floe_scaffold.project._deploy import (
 from floe_scaffold.project._names import ProjectNames
 
 __all__ = [
+    "CONTEXT_FORMAT",
     "RenderContext",
     "build_context",
     "dbt_dir_of",
@@ -45,6 +46,13 @@ __all__ = [
     "profile_name_of",
     "profiles_dir_of",
 ]
+
+#: The version of the render context's shape. Bump it (and the number in ``copier.yml``'s
+#: ``floe`` validator, which tests compare) whenever the template starts using a value that an
+#: earlier context lacked, or a value changes meaning: a plain ``copier update`` can only replay
+#: the recorded context, so the template refuses one of another format before it changes any
+#: file, and names ``floe update``, which recomputes it.
+CONTEXT_FORMAT = 1
 
 _JINJA = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
 _COMPONENT_TYPE = "floe_scaffold.components.FloeDbtProject"
@@ -55,6 +63,7 @@ class RenderContext(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    context_format: int  # CONTEXT_FORMAT: checked by copier.yml before anything is rendered
     project_name: str
     package: str
     target: str
@@ -150,6 +159,7 @@ def build_context(
         dbt_dir=dbt_dir,
     )
     return RenderContext(
+        context_format=CONTEXT_FORMAT,
         project_name=names.distribution,
         package=names.package,
         target=artifacts.compute.target,

@@ -9,8 +9,9 @@ kill at any instant leaves either the tree as it was or the whole update:
    ``journal.json``, which lists them, is written beside and renamed into place. Until that
    rename a kill leaves only a staging folder, which the next run removes.
 2. **apply**: each new file is written beside its target (``.NAME.floe-update``) and renamed over
-   it; deletions unlink; then the conflicts become unmerged index entries (``git
-   update-index``, atomic through git's ``index.lock``).
+   it; deletions unlink; then the index entries are written: the update staged, its conflicts
+   unmerged (``git update-index``, atomic through git's ``index.lock``; rolled back with ``git
+   reset`` of the paths they name).
 3. **commit**: ``journal.json`` is unlinked. That one unlink is the point after which the update
    is complete; the staging folder is removed after it.
 

@@ -12,11 +12,13 @@ whole update has been computed, and then in one step (``git apply`` is all-or-no
 4. generated-only files (``profiles.yml``, ``.floe/compiled_artifacts.json``) are rewritten from
    the context whatever happened to them;
 5. the clone's change is applied to the project's work tree through a journal under ``.git/``
-   (:mod:`._journal`): all of it or, after any failure or kill, none of it; copier's conflicts
-   are re-created as unmerged index entries (``git status`` shows ``UU``, ``git commit``
-   refuses them until they are resolved) in the same all-or-nothing step.
+   (:mod:`._journal`): all of it or, after any failure or kill, none of it; in the same
+   all-or-nothing step the change is staged in the index, and copier's conflicts are re-created
+   as unmerged index entries (``git status`` shows ``UU``, ``git commit`` refuses them until
+   they are resolved).
 
-Nothing is staged or committed for the user, except the unmerged entries of conflicts. An update
+Everything the update writes is staged (a new file is never left untracked, so committing after
+resolving the conflicts takes the whole update); nothing is committed for the user. An update
 that was killed is rolled back by the next ``floe update`` (or ``floe update --recover``,
 ``floe run``, ``floe dev``) in the project before it does anything else.
 """
@@ -432,10 +434,12 @@ def _git(cwd: Path, *args: str, stdin: str | None = None) -> str:
 def _plan(
     top: Path, clone: Path, unmerged: list[str], *, write_blobs: bool
 ) -> tuple[list[FileOp], str]:
-    """The clone's change as file operations, and its conflicts as unmerged index entries.
+    """The clone's change as file operations, and as index entries that stage it.
 
-    With ``write_blobs``, the conflicted blobs are written into the project's object store
-    (unreferenced until the index names them, which changes nothing a user sees).
+    Every changed file is staged as the clone has it (a new file added, a deleted one removed),
+    so nothing the update writes is left untracked; each conflict becomes unmerged entries
+    instead. With ``write_blobs``, the blobs those entries name are copied into the project's
+    object store (unreferenced until the index names them, which changes nothing a user sees).
     """
     listing = _git(clone, "diff", "--cached", "--name-only", "-z", "--no-renames", "HEAD", "--")
     ops = []
@@ -447,13 +451,30 @@ def _plan(
             ops.append(FileOp(name, path.read_bytes(), path.stat().st_mode & 0o777))
         else:
             ops.append(FileOp(name, None))
-    index_info = ""
-    if unmerged:
-        for entry in unmerged if write_blobs else ():
-            sha = entry.split()[1]
-            blob = _git_bytes(clone, "cat-file", "blob", sha)
-            _git_bytes(top, "hash-object", "-w", "--stdin", stdin=blob)
-        paths = sorted({entry.split("\t", 1)[1] for entry in unmerged})
-        removals = "".join(f"0 {'0' * 40}\t{path}\n" for path in paths)
-        index_info = removals + "\n".join(unmerged) + "\n"
-    return ops, index_info
+    conflicted = {entry.split("\t", 1)[1] for entry in unmerged}
+    written = {op.path for op in ops if op.content is not None} - conflicted
+    staged = [
+        entry
+        for entry in _git(clone, "ls-files", "-s", "-z").split("\0")
+        if entry and entry.split("\t", 1)[1] in written
+    ]
+    removed = [op.path for op in ops if op.content is None and op.path not in conflicted]
+    if write_blobs:
+        _copy_blobs(clone, top, {entry.split()[1] for entry in [*staged, *unmerged]})
+    lines = [*staged, *(f"0 {'0' * 40}\t{path}" for path in [*removed, *sorted(conflicted)])]
+    lines.extend(unmerged)
+    return ops, "".join(f"{line}\n" for line in lines)
+
+
+def _copy_blobs(clone: Path, top: Path, shas: set[str]) -> None:
+    """Copy the blobs ``shas`` from the clone's object store into the project's (two git calls)."""
+    if not shas:
+        return
+    pack = _git_bytes(
+        clone,
+        "pack-objects",
+        "-q",
+        "--stdout",
+        stdin="".join(f"{sha}\n" for sha in sorted(shas)).encode(),
+    )
+    _git_bytes(top, "unpack-objects", "-q", stdin=pack)

@@ -121,10 +121,11 @@ def test_update_keeps_user_edits_and_brings_the_new_release(
         "pyproject.toml": "updated",
         V2_NEW_FILE: "created",
     }
-    # Nothing is committed or staged for the user: the update is left to review.
+    # Nothing is committed for the user; the whole update is staged (no new file untracked).
     assert git(project, "log", "--format=%s", "-1").strip() == "our edits"
-    assert git(project, "diff", "--cached", "--name-only") == ""
-    assert set(_status(project).split("\n")) >= {" M README.md", f"?? {V2_NEW_FILE}"}
+    assert sorted(git(project, "diff", "--cached", "--name-only").split()) == sorted(changed)
+    assert set(_status(project).split("\n")) >= {"M  README.md", f"A  {V2_NEW_FILE}"}
+    assert "??" not in _status(project)
 
 
 def test_an_update_of_an_unedited_project_equals_a_fresh_render(
@@ -278,6 +279,8 @@ def test_plain_copier_update_gives_the_same_tree_as_floe_update(
 
     assert done.returncode == 0, done.stderr
     assert tree(by_floe) == tree(by_copier)
+    # floe stages its update; copier leaves it to `git add -A`, which then gives the same index.
+    git(by_copier, "add", "-A")
     assert _status(by_floe) == _status(by_copier)
 
 
@@ -336,8 +339,8 @@ def test_update_outside_git_and_with_a_bad_contract_exit_1(
         "ls-files",
         "add",
         "diff",
-        "cat-file",
-        "hash-object",
+        "pack-objects",
+        "unpack-objects",
         "update-index",
     ],
 )
@@ -424,12 +427,12 @@ def test_a_project_inside_a_larger_repository_updates_only_its_own_files(
     assert {change.path for change in updated.changes} >= {"README.md", V2_NEW_FILE}
     assert (monorepo / "README.md").read_text(encoding="utf-8") == "# the platform\n\n## Lineage\n"
     assert sorted(_status(monorepo).splitlines()) == [
-        " M analytics/.copier-answers.yml",
-        " M analytics/.github/workflows/ci.yml",
-        " M analytics/README.md",
-        " M analytics/pyproject.toml",
-        f"?? analytics/{V2_NEW_FILE}",
         "?? scratch.txt",
+        f"A  analytics/{V2_NEW_FILE}",
+        "M  analytics/.copier-answers.yml",
+        "M  analytics/.github/workflows/ci.yml",
+        "M  analytics/README.md",
+        "M  analytics/pyproject.toml",
     ]
 
 
