@@ -165,8 +165,9 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
     exclude: str = Field(default="", description="dbt selection of nodes to leave out.")
     prepare: PrepareMode = Field(
         default="auto",
-        description="When to run `dbt parse`: `auto` if the manifest is missing or (in "
-        "development) stale, `always`, or `never`.",
+        description="When to run `dbt parse`: `auto` if the manifest is missing or stale (a "
+        "file of the dbt project or the profile's target changed since it was parsed), `always`, "
+        "or `never` (a missing or stale manifest is then an error naming the command).",
     )
     cli_args: list[str] = Field(
         default_factory=lambda: ["build"], description="dbt command run on materialization."

@@ -1,24 +1,40 @@
 """Making sure a dbt manifest exists and is current, without re-parsing when nothing changed.
 
 dagster-dbt's own preparation runs ``dbt parse`` on every ``dg`` call and copies the project.
-Here the manifest is re-parsed only when it is missing, or (in development) when a file of the
-dbt project or the profile changed since the last parse: a fingerprint of their names, sizes
-and modification times is kept next to the manifest.
+Here the manifest is re-parsed only when it is missing or stale: every load, in any process (a
+code server, ``dg``, ``dagster dev``, ``floe run``, a test importing the definitions), compares
+the dbt project's source files and profile with the record floe keeps beside the manifest when
+it parses (``_manifest_stamp``: a ``stat`` per file, a hash only where a time changed). A stale
+manifest is never used: ``auto`` and ``always`` parse again, ``never`` refuses with one line
+naming the changed file and the command that parses it, so that dagster-dbt never meets a dbt
+node its manifest lacks (``KeyError: 'model.…'`` in the middle of a run).
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
+from floe_scaffold.components._manifest_stamp import (
+    STAMP,
+    parse_settings,
+    record,
+    staleness,
+    take_snapshot,
+)
 from floe_scaffold.components._packages import ensure_packages
 from floe_scaffold.errors import FloeError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: parses are not serialized
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "DBT_RUN_FLAGS",
@@ -32,11 +48,8 @@ __all__ = [
 ]
 
 PrepareMode = Literal["auto", "always", "never"]
-_SKIPPED_DIRS = {"target", "dbt_packages", "logs", ".git", "__pycache__", ".venv"}
-# The files dbt reads when it parses; anything else (a DuckDB file written by every run, logs)
-# must not make the manifest look stale.
-_SOURCE_SUFFIXES = {".sql", ".py", ".yml", ".yaml", ".csv", ".md", ".jinja", ".jinja2", ".json"}
-_STAMP = "floe_manifest.fingerprint"
+#: Held while one process checks, parses and records, so that two loads at once parse once.
+_LOCK = ".floe_parse.lock"
 #: dbt sends anonymous usage statistics by default; a run must make no network call.
 DBT_QUIET_FLAGS = ("--no-send-anonymous-usage-stats",)
 #: Global flags of every dbt run: no network call, and a JSON debug log file (lineage reads the
@@ -145,31 +158,38 @@ def _deps_runner(project_dir: Path) -> Callable[[Sequence[str]], None]:
     return run
 
 
-def _project_files(project_dir: Path) -> Iterator[Path]:
-    for root, dirs, files in os.walk(project_dir):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS and not d.startswith("."))
-        for name in sorted(files):
-            path = Path(root) / name
-            if path.suffix.lower() in _SOURCE_SUFFIXES:
-                yield path
+@contextlib.contextmanager
+def _parse_lock(target_dir: Path, *, shared: bool = False) -> Iterator[None]:
+    """The project's parse lock, held for the block.
 
-
-def fingerprint(project_dir: Path, inputs: Sequence[Path], extra: Sequence[str]) -> str:
-    """A digest of every project file's name, size and mtime, plus ``inputs`` and ``extra``."""
-    digest = hashlib.sha256()
-    for path in [*_project_files(project_dir), *inputs]:
+    Exclusive to parse and record; shared to check, so a check waits for a parse under way
+    instead of judging its half-written manifest. Not held where it cannot be taken (a
+    read-only ``target/``, a system without ``flock``).
+    """
+    descriptor = None
+    if fcntl is not None:
         try:
-            stat = path.stat()
+            if not shared:
+                target_dir.mkdir(parents=True, exist_ok=True)
+            # Read-only is enough for flock, and opens a lock file another user made.
+            descriptor = os.open(target_dir / _LOCK, os.O_RDONLY | os.O_CREAT, 0o666)
+            # A parse holding it ends within its timeout.
+            fcntl.flock(descriptor, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         except OSError:
-            continue
-        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    digest.update("\0".join(extra).encode())
-    return digest.hexdigest()
+            if descriptor is not None:
+                os.close(descriptor)
+            descriptor = None
+    try:
+        yield
+    finally:
+        if descriptor is not None:
+            os.close(descriptor)
 
 
-def _is_dev() -> bool:
-    # `dagster dev` and every `dg` command set this; so does `floe run`.
-    return bool(os.environ.get("DAGSTER_IS_DEV_CLI"))
+def _staleness(project_dir: Path, manifest: Path, settings: Mapping[str, str]) -> str | None:
+    """``staleness`` of an existing manifest, judged while no other load parses it."""
+    with _parse_lock(manifest.parent, shared=True):
+        return staleness(project_dir, manifest, settings)
 
 
 def ensure_manifest(
@@ -182,34 +202,43 @@ def ensure_manifest(
 ) -> Path:
     """Return ``target/manifest.json`` of the dbt project, running ``dbt parse`` if needed.
 
-    ``auto``: parse when the manifest is missing, or in development when the project changed.
-    ``always``: parse on every load. ``never``: only check that the manifest exists.
+    ``auto``: parse when the manifest is missing or stale (``_manifest_stamp``: a source file or
+    the profile's target changed since it was parsed; a manifest floe did not parse is stale
+    when a source file is newer). ``always``: parse on every load. ``never``: parse nothing;
+    refuse a missing or stale manifest. After a parse, the record of what it read is written
+    beside the manifest.
 
     Raises:
-        ManifestError: the manifest is missing and ``mode`` is ``never``, or ``dbt parse``
-            failed; the message says which command to run and shows dbt's own error.
+        ManifestError: the manifest is missing or stale and ``mode`` is ``never`` (one line,
+            naming the command), or ``dbt parse`` failed (showing dbt's own error).
 
     """
     manifest = project_dir / "target" / "manifest.json"
     command = dbt_parse_command(project_dir, profiles_dir, target, profile)
+    settings = parse_settings(project_dir, profiles_dir, target, profile)
     if mode == "never":
         if not manifest.exists():
             raise ManifestError(_missing_message(manifest, command))
+        reason = _staleness(project_dir, manifest, settings)
+        if reason is not None:
+            raise ManifestError(_stale_message(manifest, reason, command))
         return manifest
     # Packages first: `dbt parse` fails on a project whose declared packages are not installed,
-    # and `dbt deps` rewrites package-lock.yml, which the fingerprint below covers.
+    # and `dbt deps` rewrites package-lock.yml, which the record covers.
     ensure_packages(project_dir, _deps_runner(project_dir), dbt_deps_command(project_dir))
-    stamp = project_dir / "target" / _STAMP
-    current = fingerprint(
-        project_dir, [profiles_dir / "profiles.yml"], [target or "", profile or ""]
-    )
-    if mode == "auto" and manifest.exists():
-        if not _is_dev():
+
+    def current(judge: Callable[[Path, Path, Mapping[str, str]], str | None]) -> bool:
+        kept = mode == "auto" and manifest.exists()
+        return kept and judge(project_dir, manifest, settings) is None
+
+    if current(_staleness):
+        return manifest
+    with _parse_lock(manifest.parent):
+        if current(staleness):  # another load parsed while this one waited for the lock
             return manifest
-        if stamp.exists() and stamp.read_text(encoding="utf-8") == current:
-            return manifest
-    _parse(command, project_dir, manifest)
-    stamp.write_text(current, encoding="utf-8")
+        before = take_snapshot(project_dir)  # what dbt is about to read: an edit during the
+        _parse(command, project_dir, manifest)  # parse is then seen as a change next time
+        record(manifest.parent / STAMP, manifest, before, settings)
     return manifest
 
 
@@ -267,6 +296,14 @@ def check_acyclic(manifest: dict[str, object], path: Path) -> None:
             elif not state.get(parent):
                 state[parent] = 1
                 stack.append((parent, iter(parents.get(parent) or ())))
+
+
+def _stale_message(manifest: Path, reason: str, command: Sequence[str]) -> str:
+    """One line: the manifest, the file that makes it stale, the command that parses it."""
+    return (
+        f"the dbt manifest {manifest} is out of date ({reason}); parse it again with "
+        f"`{_shell(command)}`, or set `prepare: auto` on the component to parse when needed"
+    )
 
 
 def _missing_message(manifest: Path, command: Sequence[str]) -> str:
