@@ -61,13 +61,18 @@ class TemplateRepo:
 
     def git_env(self, cache: Path) -> dict[str, str]:
         """An environment where plain git/copier read floe's public URL from this repository."""
-        return {
-            **os.environ,
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": f"url.{self.path}.insteadOf",
-            "GIT_CONFIG_VALUE_0": TEMPLATE_URL,
-            "COPIER_CACHE_DIR": str(cache),
-        }
+        return template_url_env(self.path, cache)
+
+
+def template_url_env(location: Path, cache: Path) -> dict[str, str]:
+    """An environment where plain git/copier read floe's public URL from ``location``."""
+    return {
+        **os.environ,
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": f"url.{location}.insteadOf",
+        "GIT_CONFIG_VALUE_0": TEMPLATE_URL,
+        "COPIER_CACHE_DIR": str(cache),
+    }
 
 
 def replace_in(path: Path, old: str, new: str) -> None:
