@@ -1,5 +1,6 @@
 """Generating, running and updating a project: ``floe init``, ``run``, ``dev``, ``update``."""
 
+from floe_scaffold.project._conflicts import UnresolvedConflictsError, refuse_conflicts
 from floe_scaffold.project._dev import dev_command, dev_environment, serve_dev
 from floe_scaffold.project._init import ARTIFACTS_IN_PROJECT, InitResult, init_project
 from floe_scaffold.project._instance import instance_home
@@ -19,6 +20,7 @@ __all__ = [
     "ProjectNames",
     "RunSummary",
     "TemplateSource",
+    "UnresolvedConflictsError",
     "UpdateResult",
     "dev_command",
     "dev_environment",
@@ -27,6 +29,7 @@ __all__ = [
     "instance_home",
     "locate_project",
     "project_names",
+    "refuse_conflicts",
     "run_project",
     "serve_dev",
     "update_project",

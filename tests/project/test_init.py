@@ -29,6 +29,7 @@ EXPECTED_FILES = {
     "src/jaffle/defs/__init__.py",
     "src/jaffle/defs/dbt_project/defs.yaml",
     "tests/test_definitions.py",
+    "tests/conftest.py",
     "dbt/dbt_project.yml",
     "dbt/models/staging/stg_customers.sql",
     "dbt/models/intermediate/int_order_payments.sql",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -29,7 +30,7 @@ from floe_scaffold.project._git import commit_initial
 from floe_scaffold.project._names import ProjectNames
 from floe_scaffold.project._source import copier_environment
 from tests.helpers import ROOT
-from tests.project.conftest import BIN
+from tests.project.conftest import BIN, run_in
 from tests.project.template_repo import TemplateRepo, git, replace_in, tree
 
 NOTHING = Unresolved((), ())
@@ -328,6 +329,14 @@ def test_an_update_with_conflicts_stages_the_rest_and_says_how_to_finish(
         said = " ".join(capsys.readouterr().err.split())
         assert "unresolved conflicts from `floe update` in 1 file" in said
         assert "README.md (conflict markers; unmerged in git's index)" in said
+    # So does the project's own pytest, before collecting anything.
+    done = run_in(project, sys.executable, "-m", "pytest", "-p", "no:cacheprovider")
+    said = " ".join(done.stderr.split())
+    assert done.returncode == EXIT_CONFLICTS, done.stdout + done.stderr
+    assert "unresolved conflicts from `floe update` in 1 file" in said
+    assert "README.md (conflict markers; unmerged in git's index)" in said
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "collected" not in said
     # `git add` of a file that still holds markers resolves nothing for dbt: still refused.
     git(project, "add", "--", "README.md")
     assert main(["run", "--project-dir", str(project)]) == EXIT_CONFLICTS
