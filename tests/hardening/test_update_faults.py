@@ -35,6 +35,7 @@ from pathlib import Path
 
 import pytest
 
+from floe_scaffold import project as project_module
 from floe_scaffold._cli import main
 from floe_scaffold.errors import SystemFailureError, UpdateError
 from floe_scaffold.project import _journal, update_project
@@ -190,6 +191,41 @@ def test_the_next_floe_update_rolls_a_killed_one_back_first(
     main(["update", "--diff", str(top)])
     assert "Traceback" not in capsys.readouterr().err
     assert assert_clean(scenario, top) == "before"
+
+
+@pytest.mark.parametrize("command", ["run", "dev"])
+def test_floe_run_and_dev_roll_a_killed_update_back_before_anything_else(
+    scenario: Scenario,
+    operation_count: int,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+) -> None:
+    """README: a killed update is rolled back by the next `floe run` or `floe dev` in the project.
+
+    What the command does after the rollback is replaced by a probe that records the state the
+    project is in when the run (or the UI) would start, then stops the command.
+    """
+    plan = scenario.save_plan(tmp_path / "plan.json")
+    top = scenario.copy(tmp_path / command / "demo")
+    run_driver(plan, top, "kill-at", str(operation_count - 6)).communicate(timeout=120)
+    assert (git_dir(top) / JOURNAL_DIR / "journal.json").is_file()
+    assert "M" in git(top, "status", "--porcelain")  # half applied, for now
+    states: list[str] = []
+
+    def starts(*_: object, **__: object) -> None:
+        states.append(assert_clean(scenario, top))
+        raise SystemFailureError("stopped by the test where the command would start")
+
+    monkeypatch.setattr(project_module, "run_project", starts)
+    monkeypatch.setattr(project_module, "serve_dev", starts)
+
+    assert main([command, "--project-dir", str(top)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "note: rolled back an interrupted `floe update` in" in err, err
+    assert "stopped by the test where the command would start" in err
+    assert states == ["before"]
 
 
 def test_recovery_never_overwrites_a_file_edited_after_the_kill(

@@ -59,11 +59,16 @@ def processes_in(directory: Path) -> list[str]:
 def run_in(
     project: Path, *command: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``command`` in ``project`` with its ``src/`` importable (10 minutes at most)."""
+    """Run ``command`` in ``project`` with its ``src/`` importable (10 minutes at most).
+
+    ``src/`` goes before any ``PYTHONPATH`` already set (``tests/mutations.py`` sets one to run
+    a mutated copy of floe_scaffold), not instead of it.
+    """
+    path = [str(project / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]
     return subprocess.run(
         list(command),
         cwd=project,
-        env=quiet_env(PYTHONPATH=str(project / "src"), **(env or {})),
+        env=quiet_env(PYTHONPATH=os.pathsep.join(path), **(env or {})),
         capture_output=True,
         text=True,
         check=False,

@@ -11,6 +11,7 @@ versions and metadata.
 
 import json
 import pickle
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from dagster_shared.serdes import serialize_value
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from floe_scaffold.components import _assets as assets_module
 from floe_scaffold.components._assets import dbt_multi_asset, paused_gc, spec_cache_of
 from floe_scaffold.components._dagster_workaround import (
     applies,
@@ -200,6 +202,31 @@ def test_a_changed_manifest_or_setting_is_another_key(tmp_path: Path) -> None:
     mart = classified.specs_by_key[dg.AssetKey("fct_domain0__0")]
     assert "floe/column_classifications" in mart.metadata
     assert entry.exists()
+
+
+def test_a_moved_project_or_another_package_version_is_another_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key the load uses covers where the dbt project is (a translator may put its path in
+    metadata) and the versions of floe-scaffold, dagster, dagster-dbt and dbt-core (README)."""
+    project, _, _, entry = _cached_project(tmp_path)
+    moved = tmp_path / "moved"
+    shutil.copytree(Path(project.project_dir), moved)  # its cache entry too
+    moved_project, moved_manifest = _dbt_project(moved, None)
+    _ours(moved_project, moved_manifest, {})
+    assert sorted(path.name for path in _entries(moved_project)) != [entry.name], "not reused"
+    assert len(_entries(moved_project)) == 2
+
+    real = assets_module._version
+    for package in ("floe-scaffold", "dagster", "dagster-dbt", "dbt-core"):
+        before = {path.name for path in _entries(moved_project)}
+        monkeypatch.setattr(
+            assets_module,
+            "_version",
+            lambda name, package=package: "0.0.0+other" if name == package else real(name),
+        )
+        _ours(moved_project, moved_manifest, {})
+        assert len({path.name for path in _entries(moved_project)} - before) == 1, package
 
 
 def test_a_stale_entry_under_the_current_key_is_not_used(tmp_path: Path) -> None:

@@ -129,12 +129,25 @@ def test_freshness_is_asked_of_the_warehouse_in_one_round(tmp_path: Path) -> Non
         _source(None, 60, relation='"w"."main"."empty_one"', field="day"),
     ]
     adapter = load_adapter(TableMetadataSource(project, project, None, None))
+    queries: list[str] = []
+    execute = adapter.execute
+
+    def counted(sql: str, *args: Any, **kwargs: Any) -> Any:
+        queries.append(sql)
+        return execute(sql, *args, **kwargs)
+
+    adapter.execute = counted
     try:
         with adapter.connection_named("test"):
             fresh, stale, empty = evaluate(adapter, sources, datetime.now(timezone.utc))
+            assert len(queries) == 1, "one round for the three sources (README)"
             (broken,) = evaluate(
                 adapter, [_source(1, None, field="no_such_column")], datetime.now(timezone.utc)
             )
+            queries.clear()
+            many = evaluate(adapter, sources[:1] * 201, datetime.now(timezone.utc))
+            assert len(queries) == 2, "one round per 200 sources"
+            assert len(many) == 201 and all(result.passed for result in many)
     finally:
         _release(adapter)
     assert fresh.passed and _meta(fresh, "age_seconds") < 600
