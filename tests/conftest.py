@@ -111,6 +111,18 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         if found:
             text = ", ".join(f"{n} {outcome}" for outcome, n in sorted(found.items()))
             terminalreporter.write_line(f"{title}: {text}")
+    weaker = sorted(
+        f"{report.nodeid}: {why}"
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call"
+        for name, why in getattr(report, "user_properties", ())
+        if name == "weakened"
+    )
+    if weaker:
+        terminalreporter.write_line(f"weakened on this machine ({len(weaker)}, tests.helpers):")
+        for line in weaker:
+            terminalreporter.write_line(f"  {line}")
 
 
 @pytest.fixture(autouse=True)

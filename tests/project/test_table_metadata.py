@@ -258,7 +258,21 @@ def test_many_relations_are_asked_in_batches(tmp_path: Path) -> None:
         text=True,
     )
     assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    queries: list[str] = []
+    execute = adapter.execute
+
+    def counted(sql: str, *args: Any, **kwargs: Any) -> Any:
+        queries.append(sql)
+        return execute(sql, *args, **kwargs)
+
+    adapter.execute = counted
     found = _ask(adapter, relations, TableMetadataSettings(count_views=False))
+    columns = [sql for sql in queries if "information_schema.columns" in sql]
+    counts = [sql.count("count(*)") for sql in queries if "count(*)" in sql]
+    assert len(columns) == 1, "one columns query for 450 relations"
+    assert counts == [50] * 7 + [10], "the 360 tables counted 50 per query; no view counted"
+    others = {sql for sql in queries if "count(*)" not in sql and sql not in columns}
+    assert others <= {"select 1"}, "nothing else but the probes that wait for the file lock"
     assert holder.wait(timeout=30) == 0
     holder.stdout.close()
     _release(adapter)
