@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime
 import os
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -23,32 +22,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import ROOT
-from tests.project.template_repo import git
+from tests.project.template_repo import checkout_copy, git
 from tests.project.test_wheel import _floe, _venv
 
 #: Every release a generated file names with digits: ``floe-scaffold==1.2.0``,
 #: ``floe-scaffold 1.2.0``, ``floe_scaffold-1.2.0-…whl``, ``…@v1.2.0``, ``tag `v1.2.0```.
 NAMED_RELEASE = re.compile(r"floe[-_]scaffold\W{1,3}v?(\d+(?:\.\d+)+)|\bv(\d+\.\d+\.\d+)")
 VERSION_LINE = re.compile(r'(?m)^floe_scaffold_version: \{type: str, default: "([^"]+)"')
-
-
-def _scratch_repository(path: Path) -> Path:
-    """This checkout's files, committed once in a new repository without tags."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        if (ROOT / name).is_file():
-            (path / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, path / name)
-    git(path, "init", "-q")
-    git(path, "add", "-A")
-    git(path, "commit", "-q", "--no-verify", "-m", "main")
-    return path
 
 
 def _release(repo: Path, home: Path, version: str) -> subprocess.CompletedProcess[str]:
@@ -85,7 +65,7 @@ def _named_releases(text: str) -> set[str]:
 def test_one_command_releases_and_a_project_from_the_wheel_names_that_version(
     tmp_path: Path,
 ) -> None:
-    repo = _scratch_repository(tmp_path / "floe-scaffold")
+    repo = checkout_copy(tmp_path / "floe-scaffold", "main")  # no tag, as a fresh clone
     home = tmp_path / "home"
     home.mkdir()
     current = VERSION_LINE.findall((repo / "copier.yml").read_text(encoding="utf-8"))

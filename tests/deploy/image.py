@@ -19,8 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-from tests.helpers import ROOT
-
 BIN = Path(sys.executable).parent
 #: Debian release and mirror of the base image (the mirror can be overridden for CI).
 DEBIAN_SUITE = "bookworm"
@@ -170,26 +168,12 @@ def debian_base(buildah: Buildah, workdir: Path, image: str) -> None:
     shutil.rmtree(rootfs)
 
 
-def _release_checkout(workdir: Path) -> Path:
-    """This checkout's files (uncommitted edits included), committed and tagged for release."""
-    from floe_scaffold import __version__
-
-    source = workdir / "floe-scaffold"
-    listed = _run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT)
-    for name in filter(None, listed.split("\0")):
-        if (ROOT / name).is_file():
-            (source / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, source / name)
-    _run(["git", "init", "-q"], cwd=source)
-    _run(["git", *IDENTITY, "add", "-A"], cwd=source)
-    _run(["git", *IDENTITY, "commit", "-q", "--no-verify", "-m", "release"], cwd=source)
-    _run(["git", *IDENTITY, "tag", f"v{__version__}"], cwd=source)
-    return source
-
-
 def wheelhouse(workdir: Path, requirements: list[str]) -> Path:
     """Wheels for ``requirements`` (and floe-scaffold from this checkout), pinned to this venv."""
     wheels = workdir / "wheels"
+    from floe_scaffold import __version__
+    from tests.project.template_repo import checkout_copy
+
     pip = [sys.executable, "-m", "pip"]
     _run(
         [
@@ -200,7 +184,7 @@ def wheelhouse(workdir: Path, requirements: list[str]) -> Path:
             "--no-build-isolation",
             "-w",
             str(wheels),
-            str(_release_checkout(workdir)),
+            str(checkout_copy(workdir / "floe-scaffold", "release", f"v{__version__}")),
         ]
     )
     frozen = _run([*pip, "freeze", "--exclude-editable"])

@@ -75,6 +75,27 @@ def template_url_env(location: Path, cache: Path) -> dict[str, str]:
     }
 
 
+def checkout_copy(dest: Path, message: str, tag: str | None = None) -> Path:
+    """This checkout's files (uncommitted edits included, ignored ones left out) committed once in
+    a new repository at ``dest``, tagged ``tag`` if given, as a fresh clone of it would be."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    git(dest, "init", "-q")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "--no-verify", "-m", message)
+    if tag is not None:
+        git(dest, "tag", tag)
+    return dest
+
+
 def replace_in(path: Path, old: str, new: str) -> None:
     """Replace ``old`` (which must be there) by ``new`` in a text file."""
     text = path.read_text(encoding="utf-8")

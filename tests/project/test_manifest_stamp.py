@@ -203,10 +203,10 @@ def test_a_folder_named_like_dbts_own_counts_below_the_project_root(tmp_path: Pa
 def test_a_symlink_loop_is_walked_once(tmp_path: Path) -> None:
     dbt, _ = _project(tmp_path)
     (dbt / "models" / "loop").symlink_to(dbt / "models")
-    _write(dbt / "shared" / "s.sql", "select 1\n")
-    (dbt / "models" / "shared").symlink_to(dbt / "shared")
+    _write(dbt / "common" / "s.sql", "select 1\n")
+    (dbt / "models" / "common").symlink_to(dbt / "common")
     names = [name for name, _, _ in source_files(dbt)]
-    assert "models/shared/s.sql" in names or "shared/s.sql" in names
+    assert "models/common/s.sql" in names or "common/s.sql" in names
     assert len(names) == len(set(names)) and not any("loop/loop" in name for name in names)
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from tests.project.test_real_corpus import (
     _init,
     _local_packages,
     _manifest,
+    _own_checks_pass,
     _vendor,
     _without_additions,
 )
@@ -66,23 +66,6 @@ def _results(dbt_dir: Path) -> dict[str, str]:
         for result in json.loads(path.read_text(encoding="utf-8"))["results"]:
             found[str(result["unique_id"])] = str(result["status"])
     return found
-
-
-def _own_checks_pass(adopted: Adopted, summary: str) -> None:
-    tests = run_in(
-        adopted.project,
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        env=adopted.env,
-    )
-    assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert summary in tests.stdout
-    check = run_in(adopted.project, str(BIN / "dg"), "check", "defs", env=adopted.env)
-    assert check.returncode == 0, check.stdout + check.stderr
 
 
 def _graph_is_the_scaffolds(adopted: Adopted, where: Path, name: str) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from floe_scaffold.errors import EXIT_CONFLICTS
 from tests.helpers import ROOT
 from tests.project.conftest import BIN, quiet_env, run_in
 from tests.project.template_repo import git, template_url_env
+from tests.project.test_update_day_two import _status
 
 #: The recorded releases, oldest first: the first release whose projects `floe update` can
 #: update (2026-11-28, it introduced the command) and the last one before this checkout.
@@ -166,10 +167,6 @@ def _tracked(project: Path) -> dict[str, bytes]:
     """Every file git tracks in ``project`` (what a clone of it holds)."""
     names = git(project, "ls-files", "-z").split("\0")
     return {name: (project / name).read_bytes() for name in names if name}
-
-
-def _status(project: Path) -> str:
-    return git(project, "status", "--porcelain", "--untracked-files=all")
 
 
 def _edited(fresh: dict[str, bytes]) -> dict[str, bytes]:

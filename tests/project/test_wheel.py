@@ -18,7 +18,7 @@ from floe_scaffold import __version__
 from floe_scaffold.project import TEMPLATE_URL, init_project
 from floe_scaffold.project._demo import demo_contract_text
 from tests.helpers import ROOT
-from tests.project.template_repo import git
+from tests.project.template_repo import checkout_copy, git
 
 #: Any network use fails fast: proxies that refuse, git limited to local files, pip offline.
 OFFLINE = {
@@ -48,26 +48,6 @@ def test_the_template_names_the_release_only_through_copier_ymls_version() -> No
         text = (ROOT / "template" / name).read_text(encoding="utf-8")
         assert '"floe-scaffold=={{ floe_scaffold_version }}"' in text, name
         assert not HARD_CODED_RELEASE.findall(text), name
-
-
-def _release_checkout(tmp_path: Path) -> Path:
-    """This checkout's files (uncommitted edits included) as a repository tagged for release."""
-    source = tmp_path / "floe-scaffold"
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        if (ROOT / name).is_file():
-            (source / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, source / name)
-    git(source, "init", "-q")
-    git(source, "add", "-A")
-    git(source, "commit", "-q", "--no-verify", "-m", "release")
-    git(source, "tag", f"v{__version__}")
-    return source
 
 
 def _venv(path: Path, wheel: Path) -> Path:
@@ -112,7 +92,7 @@ def _floe(venv: Path, cwd: Path, home: Path, *args: str) -> subprocess.Completed
 
 def _release_wheel(tmp_path: Path) -> Path:
     """A wheel of this checkout as a tagged release, built offline."""
-    source = _release_checkout(tmp_path / "src")
+    source = checkout_copy(tmp_path / "src" / "floe-scaffold", "release", f"v{__version__}")
     dist = tmp_path / "dist"
     subprocess.run(
         [
