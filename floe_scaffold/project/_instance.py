@@ -102,6 +102,7 @@ class RunRecorder:
         self._run_read = False
         self._run: Any = None  # the run as stored in the target, once it is
         self._cancelled = threading.Event()
+        self._finished = threading.Event()  # set by the recorder's thread as it ends
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._work, name="floe-run-recorder", daemon=True)
         self._thread.start()
@@ -131,7 +132,10 @@ class RunRecorder:
             self._thread.join()
         except KeyboardInterrupt:
             self._cancelled.set()
-            self._thread.join(timeout=_CANCEL_SECONDS)
+            # Not join() again: a join interrupted by KeyboardInterrupt can leave the thread
+            # looking finished while it runs (CPython gh-90882 up to 3.12), so the second join
+            # would return at once and the process exit before the cancel is recorded.
+            self._finished.wait(timeout=_CANCEL_SECONDS)
             raise
         if self._error is None:
             return None
@@ -160,7 +164,10 @@ class RunRecorder:
                 self._copy(target)
         except BaseException as error:  # noqa: BLE001 - handed to close()
             self._error = self._error or error
+            self._finished.set()
             self._drain()
+        finally:
+            self._finished.set()
 
     def _copy(self, target: Any) -> None:
         group = group_commits(target)
