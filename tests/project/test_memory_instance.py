@@ -1,6 +1,13 @@
-"""The in-memory instance ``floe run`` executes on stores and answers what the stock one does."""
+"""The in-memory instance ``floe run`` executes on answers what a run asks as the stock one does.
+
+It keeps only what a run reads back (project/_memory_instance.py): no planned events, no log
+lines; every event still reaches the run's listeners and result.
+"""
 
 from __future__ import annotations
+
+import uuid
+from typing import Any
 
 import dagster as dg
 
@@ -39,16 +46,90 @@ def _run(instance: dg.DagsterInstance) -> dict[str, object]:
         ],
         "latest_run": latest is not None and latest.run_id == second.run_id,
         "check_targets_latest": target is not None and target.run_id == second.run_id,
-        "planned": len(
-            instance.get_records_for_run(
-                second.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
-            ).records
-        ),
     }
+
+
+def _kind(entry: dg.EventLogEntry) -> str:
+    return entry.dagster_event_type.value if entry.dagster_event_type else "LOG"
+
+
+def _stored(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    return [
+        _kind(record.event_log_entry) for record in instance.get_records_for_run(run_id).records
+    ]
 
 
 def test_it_answers_as_the_stock_ephemeral_instance_does() -> None:
     with memory_instance() as ours, dg.DagsterInstance.ephemeral() as stock:
         assert type(ours.event_log_storage).__name__ == "_HeldConnectionEventLog"
         assert _run(ours) == _run(stock)
-        assert _run(ours)["planned"] == 2
+
+
+@dg.multi_asset(
+    outs={
+        "made": dg.AssetOut(is_required=False),
+        "not_made": dg.AssetOut(is_required=False),
+    },
+    can_subset=True,
+)
+def optional_outputs() -> Any:
+    dg.get_dagster_logger().info("a log line")
+    yield dg.Output(1, output_name="made")
+
+
+@dg.asset
+def reads_made(made: int) -> int:
+    return made + 1
+
+
+@dg.asset
+def reads_not_made(not_made: int) -> int:
+    return not_made + 1
+
+
+def _skips(instance: dg.DagsterInstance) -> tuple[list[str], list[str], list[str]]:
+    """Which steps ran, which were skipped, and what the instance stored."""
+    job = dg.Definitions(
+        assets=[optional_outputs, reads_made, reads_not_made]
+    ).resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    ran = sorted(str(event.step_key) for event in result.all_events if event.is_step_success)
+    skipped = sorted(str(event.step_key) for event in result.all_events if event.is_step_skipped)
+    return ran, skipped, _stored(instance, result.run_id)
+
+
+def test_a_step_after_an_optional_output_runs_or_skips_as_on_the_stock_instance() -> None:
+    """A step after an optional output that was not made is skipped, the others run."""
+    with memory_instance() as ours, dg.DagsterInstance.ephemeral() as stock:
+        ran, skipped, stored = _skips(ours)
+        stock_ran, stock_skipped, stock_stored = _skips(stock)
+    assert (ran, skipped) == (stock_ran, stock_skipped)
+    assert "reads_made" in ran and skipped == ["reads_not_made"]
+    # The same events, less what nothing reads during a run.
+    unread = {"ASSET_MATERIALIZATION_PLANNED", "ASSET_CHECK_EVALUATION_PLANNED", "LOG"}
+    assert "LOG" in stock_stored and "ASSET_MATERIALIZATION_PLANNED" in stock_stored
+    assert stored == [kind for kind in stock_stored if kind not in unread]
+
+
+def test_a_watched_run_is_stored_whole() -> None:
+    """A watcher (a UI subscription on this instance) gets every event, as on the stock one."""
+    with memory_instance() as ours:
+        seen: list[str] = []
+        job = dg.Definitions(assets=[upstream, downstream]).resolve_implicit_global_asset_job_def()
+        run_id = str(uuid.uuid4())
+        ours.event_log_storage.watch(run_id, None, lambda entry, _cursor: seen.append(_kind(entry)))
+        assert job.execute_in_process(instance=ours, run_id=run_id).success
+        assert seen.count("ASSET_MATERIALIZATION_PLANNED") == 2
+        assert _stored(ours, run_id) == seen
+
+
+def test_the_run_s_listeners_get_every_event() -> None:
+    """The recorder copies the run from its listener: planned events included."""
+    with memory_instance() as ours:
+        listened: list[object] = []
+        job = dg.Definitions(assets=[upstream, downstream]).resolve_implicit_global_asset_job_def()
+        run_id = str(uuid.uuid4())
+        ours.add_event_listener(run_id, lambda entry: listened.append(entry.dagster_event_type))
+        assert job.execute_in_process(instance=ours, run_id=run_id).success
+        assert listened.count(dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED) == 2
+        assert "ASSET_MATERIALIZATION_PLANNED" not in _stored(ours, run_id)
