@@ -150,8 +150,16 @@ def test_the_reader_yields_exactly_the_whole_events(
     assert [e["job"]["name"] for e in reader.events()] == [
         f"job{item}" for item in items if isinstance(item, int)
     ]
-    torn = [item for item in [*items, tail] if isinstance(item, bytes) and item.strip()]
-    assert reader.skipped <= len(torn)
+    # The torn writes between two events make one line (the writer starts each event on a line
+    # of its own); the last ones and the tail, a partial last line. Each line with any content
+    # is skipped and counted once.
+    lines: list[bytes] = [b""]
+    for item in [*items, tail]:
+        if isinstance(item, int):
+            lines.append(b"")
+        else:
+            lines[-1] += item
+    assert reader.skipped == sum(1 for line in lines if line.strip())
 
 
 def test_floe_lineage_without_a_log_names_where_it_looked(
