@@ -112,6 +112,26 @@ def test_every_model_gets_start_then_complete(
     # worst one gets the suite's scheduling allowance on top (bench/ reports p50 and p99).
     assert statistics.median(latencies) < 1.0, latencies
     assert max(latencies) < 1.0 + SCHEDULING_SLACK, latencies
+    # FR-024: sent by the dbt step itself, not by a sensor or any pass after it: every event
+    # reached the receiver after the step started and before it ended, by the times the run
+    # recorded for the step (the same machine's clock as the receiver's).
+    started, ended = _dbt_step_window(project)
+    arrived = lineage_receiver.received_at
+    assert started < min(arrived) and max(arrived) < ended, (started, arrived, ended)
+
+
+def _dbt_step_window(project: Path) -> tuple[float, float]:
+    """When the last run's dbt step started and ended, as the project's instance recorded it."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(project / ".dagster_home")) as instance:
+        (run,) = instance.get_runs(limit=1)
+        times = {
+            entry.dagster_event_type: entry.timestamp
+            for entry in instance.all_logs(run.run_id)
+            if entry.dagster_event is not None and entry.dagster_event.step_key == "dbt_build"
+        }
+    return times[dg.DagsterEventType.STEP_START], times[dg.DagsterEventType.STEP_SUCCESS]
 
 
 @pytest.mark.requirement("FR-015")
