@@ -3,6 +3,8 @@
 ``python -m tests.hardening.apply_driver PLAN TOP MODE [N]``:
 
 * ``kill-at N``: SIGKILL this process just before its N-th file operation (1-based);
+* ``kill-after-commit``: SIGKILL it right after the commit point (the journal's unlink), as it
+  starts removing the staging folder;
 * ``go``: print ``ready`` and apply (the parent kills it after a random delay);
 * ``count``: apply, then print how many file operations it took and how long (seconds);
 * ``plain``: apply (a parent sets a resource limit, such as RLIMIT_FSIZE, first).
@@ -15,10 +17,12 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from floe_scaffold.errors import FloeError
 from floe_scaffold.project import _journal
@@ -48,6 +52,16 @@ def main(argv: list[str]) -> int:
             os.kill(os.getpid(), signal.SIGKILL)
 
     _journal.fault_hook = hook
+    if mode == "kill-after-commit":
+        remove = shutil.rmtree
+
+        def rmtree(path: Any, *args: Any, **kwargs: Any) -> None:
+            folder = Path(path)
+            if folder.name == _journal.JOURNAL_DIR and not (folder / "journal.json").exists():
+                os.kill(os.getpid(), signal.SIGKILL)
+            remove(path, *args, **kwargs)
+
+        shutil.rmtree = rmtree  # type: ignore[assignment]
     if mode == "go":
         print("ready", flush=True)
     started = time.perf_counter()

@@ -146,6 +146,13 @@ def _kill_and_recover(scenario: Scenario, top: Path, plan: Path, how: str, value
     if how == "op":
         child = run_driver(plan, top, "kill-at", str(int(value)))
         child.communicate(timeout=120)
+    elif how == "committed":
+        child = run_driver(plan, top, "kill-after-commit")
+        child.communicate(timeout=120)
+        assert child.returncode == -signal.SIGKILL, "killed after the commit point"
+        assert (git_dir(top) / JOURNAL_DIR).is_dir() and not (
+            git_dir(top) / JOURNAL_DIR / "journal.json"
+        ).exists()
     else:
         child = run_driver(plan, top, "go")
         assert child.stdout is not None
@@ -173,9 +180,12 @@ def test_sigkill_at_random_points_of_the_apply_leaves_one_of_two_states(
         seen.append(_kill_and_recover(scenario, top, plan, how, value))
         shutil.rmtree(top.parent)
     assert "before" in seen, seen
-    # a kill after the commit point (the journal's unlink) leaves the complete update
+    # a kill at the last operation, the commit point itself (the journal's unlink, not yet
+    # made), leaves the project as it was; a kill right after it, the complete update
     top = scenario.copy(tmp_path / "last" / "demo")
     assert _kill_and_recover(scenario, top, plan, "op", operation_count) == "before"
+    top = scenario.copy(tmp_path / "committed" / "demo")
+    assert _kill_and_recover(scenario, top, plan, "committed", 0) == "after"
 
 
 def test_the_next_floe_update_rolls_a_killed_one_back_first(
