@@ -106,6 +106,19 @@ def tree_snapshot(directory: Path) -> dict[str, bytes]:
     }
 
 
+def count_queries(adapter: Any) -> list[str]:
+    """Record every SQL statement the dbt ``adapter`` executes from now on (it still runs it)."""
+    queries: list[str] = []
+    execute = adapter.execute
+
+    def counted(sql: str, *args: Any, **kwargs: Any) -> Any:
+        queries.append(sql)
+        return execute(sql, *args, **kwargs)
+
+    adapter.execute = counted
+    return queries
+
+
 def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     result = copy.deepcopy(base)
     for key, value in overrides.items():

@@ -22,6 +22,7 @@ from floe_scaffold.components._freshness import (
 )
 from floe_scaffold.components._source_assets import source_asset_specs
 from floe_scaffold.components._table_metadata import TableMetadataSource, _release, load_adapter
+from tests.helpers import count_queries
 from tests.project.conftest import BIN, duckdb_dbt_project, run_in
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
@@ -129,14 +130,7 @@ def test_freshness_is_asked_of_the_warehouse_in_one_round(tmp_path: Path) -> Non
         _source(None, 60, relation='"w"."main"."empty_one"', field="day"),
     ]
     adapter = load_adapter(TableMetadataSource(project, project, None, None))
-    queries: list[str] = []
-    execute = adapter.execute
-
-    def counted(sql: str, *args: Any, **kwargs: Any) -> Any:
-        queries.append(sql)
-        return execute(sql, *args, **kwargs)
-
-    adapter.execute = counted
+    queries = count_queries(adapter)
     try:
         with adapter.connection_named("test"):
             fresh, stale, empty = evaluate(adapter, sources, datetime.now(timezone.utc))

@@ -32,6 +32,7 @@ from floe_scaffold.components._table_metadata import (
     _release,
     load_adapter,
 )
+from tests.helpers import count_queries
 from tests.postgres import PostgresInfo
 from tests.profiles.conftest import postgres_server
 from tests.project.conftest import (
@@ -258,14 +259,7 @@ def test_many_relations_are_asked_in_batches(tmp_path: Path) -> None:
         text=True,
     )
     assert holder.stdout is not None and holder.stdout.readline() == "held\n"
-    queries: list[str] = []
-    execute = adapter.execute
-
-    def counted(sql: str, *args: Any, **kwargs: Any) -> Any:
-        queries.append(sql)
-        return execute(sql, *args, **kwargs)
-
-    adapter.execute = counted
+    queries = count_queries(adapter)
     found = _ask(adapter, relations, TableMetadataSettings(count_views=False))
     columns = [sql for sql in queries if "information_schema.columns" in sql]
     counts = [sql.count("count(*)") for sql in queries if "count(*)" in sql]
