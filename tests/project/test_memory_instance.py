@@ -1,7 +1,7 @@
 """The in-memory instance ``floe run`` executes on answers what a run asks as the stock one does.
 
-It keeps only what a run reads back (project/_memory_instance.py): no planned events, no log
-lines; every event still reaches the run's listeners and result.
+It keeps only what a run reads back (project/_memory_instance.py): no planned events, step
+outputs, check evaluations or log lines; every event still reaches the run's listeners and result.
 """
 
 from __future__ import annotations
@@ -106,9 +106,39 @@ def test_a_step_after_an_optional_output_runs_or_skips_as_on_the_stock_instance(
     assert (ran, skipped) == (stock_ran, stock_skipped)
     assert "reads_made" in ran and skipped == ["reads_not_made"]
     # The same events, less what nothing reads during a run.
-    unread = {"ASSET_MATERIALIZATION_PLANNED", "ASSET_CHECK_EVALUATION_PLANNED", "LOG"}
-    assert "LOG" in stock_stored and "ASSET_MATERIALIZATION_PLANNED" in stock_stored
+    unread = {"ASSET_MATERIALIZATION_PLANNED", "STEP_OUTPUT", "LOG"}
+    assert unread <= set(stock_stored)
     assert stored == [kind for kind in stock_stored if kind not in unread]
+
+
+@dg.asset_check(asset=upstream, blocking=True)
+def upstream_blocks() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=False)
+
+
+def _blocked(instance: dg.DagsterInstance) -> tuple[bool, list[str], list[bool], list[str]]:
+    """Whether the run succeeded, what it materialized, its check results, what was stored."""
+    job = dg.Definitions(
+        assets=[upstream, downstream], asset_checks=[upstream_blocks]
+    ).resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    made = sorted(
+        event.asset_key.to_user_string()
+        for event in result.get_asset_materialization_events()
+        if event.asset_key is not None
+    )
+    passed = [evaluation.passed for evaluation in result.get_asset_check_evaluations()]
+    return result.success, made, passed, _stored(instance, result.run_id)
+
+
+def test_a_failed_blocking_check_stops_what_follows_as_on_the_stock_instance() -> None:
+    """The check's evaluation is not stored, yet it blocks the downstream asset all the same."""
+    with memory_instance() as ours, dg.DagsterInstance.ephemeral() as stock:
+        success, made, passed, stored = _blocked(ours)
+        stock_success, stock_made, stock_passed, stock_stored = _blocked(stock)
+    assert (success, made, passed) == (stock_success, stock_made, stock_passed)
+    assert (success, made, passed) == (False, ["upstream"], [False])
+    assert "ASSET_CHECK_EVALUATION" in stock_stored and "ASSET_CHECK_EVALUATION" not in stored
 
 
 def test_a_watched_run_is_stored_whole() -> None:
