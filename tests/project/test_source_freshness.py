@@ -40,21 +40,58 @@ def _source(warn: float | None, error: float | None, **extra: str) -> FreshnessS
     )
 
 
-@settings(max_examples=200, deadline=None)
-@given(
-    age=st.integers(min_value=0, max_value=10**8),
-    warn=st.one_of(st.none(), st.integers(min_value=1, max_value=10**7)),
-    error=st.one_of(st.none(), st.integers(min_value=1, max_value=10**7)),
+_THRESHOLDS = st.one_of(
+    st.none(),
+    st.fixed_dictionaries(
+        {
+            "count": st.integers(min_value=1, max_value=2000),
+            "period": st.sampled_from(["minute", "hour", "day"]),
+        }
+    ),
 )
-def test_the_age_is_judged_as_dbt_judges_it(age: int, warn: int | None, error: int | None) -> None:
-    """Whole seconds (dbt's thresholds are whole minutes, hours or days): the edges exactly."""
-    result = judge(_source(warn, error), NOW - timedelta(seconds=age), NOW)
-    if error is not None and age > error:
-        assert (result.passed, result.severity) == (False, dg.AssetCheckSeverity.ERROR)
-    elif warn is not None and age > warn:
-        assert (result.passed, result.severity) == (False, dg.AssetCheckSeverity.WARN)
-    else:
-        assert result.passed
+
+
+def _ages(thresholds: list[dict[str, Any]]) -> st.SearchStrategy[int]:
+    """Any age, or one a second either side of a threshold, or exactly on it."""
+    edges = [int(timedelta(**{f"{t['period']}s": t["count"]}).total_seconds()) for t in thresholds]
+    near = st.sampled_from(edges).flatmap(lambda edge: st.sampled_from([edge - 1, edge, edge + 1]))
+    return st.one_of(st.integers(min_value=0, max_value=2001 * 86400), near)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(warn=_THRESHOLDS, error=_THRESHOLDS, data=st.data())
+def test_the_age_is_judged_as_dbt_judges_it(
+    warn: dict[str, Any] | None, error: dict[str, Any] | None, data: st.DataObject
+) -> None:
+    """The oracle is dbt's own threshold code (``FreshnessThreshold.status``), given the
+    manifest's thresholds as dbt reads them; ages on and around each threshold included."""
+    from dbt.artifacts.resources.v1.components import FreshnessThreshold
+    from dbt.artifacts.schemas.results import FreshnessStatus
+
+    if warn is None and error is None:
+        return  # no threshold: not a check at all (the manifest test below)
+    age = data.draw(_ages([t for t in (warn, error) if t]), label="age")
+    manifest = {
+        "nodes": {},
+        "sources": {
+            "source.p.shop.orders": {
+                "relation_name": '"w"."main"."orders"',
+                "loaded_at_field": "loaded_at",
+                "freshness": {"warn_after": warn, "error_after": error},
+            }
+        },
+    }
+    (source,) = freshness_sources(manifest, lambda _node: dg.AssetKey(["shop", "orders"]))
+    result = judge(source, NOW - timedelta(seconds=age), NOW)
+    # dbt reads the manifest's thresholds with its own deserializer, then judges the age.
+    dbt_says = FreshnessThreshold.from_dict({"warn_after": warn, "error_after": error}).status(age)
+    failed = {
+        FreshnessStatus.Error: dg.AssetCheckSeverity.ERROR,
+        FreshnessStatus.Warn: dg.AssetCheckSeverity.WARN,
+    }
+    assert result.passed is (dbt_says == FreshnessStatus.Pass)
+    if not result.passed:  # a passing check's severity means nothing
+        assert result.severity == failed[dbt_says]
     assert _meta(result, "age_seconds") == age
 
 
