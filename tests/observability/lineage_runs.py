@@ -2,7 +2,10 @@
 
 :func:`record_run` feeds :class:`LineageRecorder` the dbt events of a ``dbt run`` of every model
 and seed of a manifest, one of them failing when asked, to a ``file`` target: the events reach
-the log through the run's own transport and writer.
+the log through the run's own transport and writer. A real run spreads its events over dbt's
+time; this one makes them as fast as Python can, so it waits for the writer every
+:data:`_PACE` nodes (else a burst of 10,000 would fill the dispatcher's bounded queue, whose
+overflow is dropped by design), and it fails if any event was dropped.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ __all__ = ["FAILURE_MESSAGE", "record_run"]
 #: The error text the failing node carries.
 FAILURE_MESSAGE = "Runtime Error in model {name}: column no_such_column does not exist"
 _RESULT = {"model": "LogModelResult", "seed": "LogSeedResult", "snapshot": "LogSnapshotResult"}
+#: Nodes between two waits for the writer: two events each, far below the queue's 10,000.
+_PACE = 1000
 
 
 def record_run(
@@ -46,7 +51,9 @@ def record_run(
     debug_log.write_text("", encoding="utf-8")
     recorder.start(target_path)
     nodes = [n for n in manifest["nodes"].values() if n["resource_type"] in _RESULT]
-    for node in nodes:
+    for number, node in enumerate(nodes, start=1):
+        if number % _PACE == 0:
+            assert recorder.flush(120)
         info = {"unique_id": node["unique_id"], "node_started_at": "2026-01-01T00:00:00"}
         recorder.on_dbt_event({"info": {"name": "LogStartLine"}, "data": {"node_info": info}})
         failed = node["name"] == fail
@@ -72,4 +79,5 @@ def record_run(
         recorder.on_dbt_event({"info": {"name": _RESULT[node["resource_type"]]}, "data": data})
     recorder.finish(success=fail is None, message=None if fail is None else "dbt failed")
     assert recorder.flush(120)
+    assert recorder.dispatcher.dropped == 0, f"{recorder.dispatcher.dropped} events dropped"
     return recorder.run_id

@@ -7,6 +7,7 @@ context is offline, so a page that needed the network would show it here.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -16,7 +17,6 @@ from typing import Any
 import pytest
 
 from floe_scaffold._cli import main
-from floe_scaffold.lineage._log import LogReader
 from floe_scaffold.project import init_project
 from tests.manifests import synthetic_manifest
 from tests.observability.lineage_runs import FAILURE_MESSAGE, record_run
@@ -61,6 +61,36 @@ def _open(browser: Any, page_file: Path, timeout_ms: int) -> tuple[Any, list[str
     return page, requests
 
 
+def _events(log: Path) -> Iterator[dict[str, Any]]:
+    """The log's events read with nothing of floe's: the rotated files (``events.jsonl.N``,
+    oldest first), then the log itself, one JSON object per line."""
+    rotated = sorted(
+        (file for file in log.parent.glob(log.name + ".*") if file.suffix[1:].isdigit()),
+        key=lambda file: int(file.suffix[1:]),
+        reverse=True,
+    )
+    for file in [*rotated, log]:
+        for line in file.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                yield json.loads(line)
+
+
+def _lineage(key: str, edges: set[tuple[str, str]]) -> set[str]:
+    """``key`` and everything upstream and downstream of it along ``edges``."""
+    found = {key}
+    for forward in (True, False):
+        queue, seen = [key], {key}
+        while queue:
+            at = queue.pop()
+            for a, b in edges:
+                here, there = (a, b) if forward else (b, a)
+                if here == at and there not in seen:
+                    seen.add(there)
+                    queue.append(there)
+        found |= seen
+    return found
+
+
 def _expected(log: Path) -> dict[str, Any]:
     """Datasets, jobs, edges and classified columns as the log's events say them."""
     datasets: set[str] = set()
@@ -70,7 +100,7 @@ def _expected(log: Path) -> dict[str, Any]:
     run_jobs: dict[str, str] = {}
     classified: dict[str, dict[str, bool]] = {}
     failed: dict[str, str] = {}
-    for event in LogReader(log).events():
+    for event in _events(log):
         job = f"{event['job']['namespace']}/{event['job']['name']}"
         jobs.add(job)
         run_jobs[event["run"]["runId"]] = job
@@ -193,6 +223,18 @@ def test_a_5000_model_run_renders_whole_in_bounded_time(tmp_path: Path, browser:
     _check_dom(page, expected, requests, page_file.resolve().as_uri())
     (failed,) = expected["failed"].keys() - {k for k in expected["failed"] if "dbt-run" in k}
     assert FAILURE_MESSAGE.format(name="int_domain0__1023") in expected["failed"][failed]
-    page.fill("#search", "int_domain0__1023")
+    query = "int_domain0__1023"
+    page.fill("#search", query)
+    hits = {key for key in expected["datasets"] | expected["jobs"] if query in key.lower()}
+    matched = page.eval_on_selector_all(".node.match", "els => els.map(e => e.dataset.key)")
+    assert set(matched) == hits and len(hits) >= 2, "the model's dataset and its jobs"
+    assert page.inner_text("#matches") == f"{len(hits)} found"
     page.press("#search", "Enter")
-    assert page.get_attribute("#details", "data-key") is not None
+    selected = page.get_attribute("#details", "data-key")
+    assert selected in hits
+    assert page.eval_on_selector_all(".node.selected", "els => els.map(e => e.dataset.key)") == [
+        selected
+    ]
+    kept = page.eval_on_selector_all(".node:not(.faded)", "els => els.map(e => e.dataset.key)")
+    assert set(kept) == _lineage(selected, expected["edges"]), "its lineage, and only it, stays"
+    assert len(kept) < len(hits) + 1000, "most of a 5,000-model graph fades"
