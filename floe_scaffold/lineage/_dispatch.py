@@ -9,6 +9,10 @@ every per-read timeout from firing) counts as a failure too, as soon as anyone l
 :meth:`Dispatcher.flush` waits for the queue while sends keep finishing (a loaded machine can
 take seconds to drain a healthy queue; a fixed wait lost the last model's events), up to a
 bound, and not at all for a stuck send or an open breaker.
+The queue is bounded (:data:`QUEUE_SIZE` events): an endpoint slower than the run, on a run big
+enough to get that far ahead of it, loses the events that find the queue full, and the first such
+loss logs one warning that says so and how to avoid it (the events go on to the endpoint that keeps
+up: the local log, or a collector beside the run).
 The warning names the endpoint by a label without credentials, and every known secret is
 scrubbed from the error text (a URL's password or API key must never reach a log line).
 """
@@ -22,9 +26,12 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["Dispatcher"]
+__all__ = ["QUEUE_SIZE", "Dispatcher"]
 
 logger = logging.getLogger("floe_scaffold.lineage")
+
+#: Events a dispatcher holds for its endpoint; past it, events are dropped (one warning).
+QUEUE_SIZE = 10_000
 
 
 class Dispatcher:
@@ -43,7 +50,8 @@ class Dispatcher:
         # Longest first, so that a secret containing another is scrubbed whole.
         self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
         self._stuck_after = stuck_after
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=10_000)
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_SIZE)
+        self._overflowed = threading.Lock()  # taken by the first overflow, which warns
         self._broken = threading.Event()
         self._warned = threading.Lock()
         self._idle = threading.Event()
@@ -71,6 +79,14 @@ class Dispatcher:
             self._queue.put_nowait(event)
         except queue.Full:
             self.dropped += 1
+            if self._overflowed.acquire(blocking=False):
+                logger.warning(
+                    "OpenLineage endpoint %s is %d events behind the run: events are dropped "
+                    "until it catches up. Send lineage to the local log (the default) or a "
+                    "collector beside the run, and replay the log with `floe lineage --send`",
+                    self._label,
+                    QUEUE_SIZE,
+                )
 
     def flush(self, timeout: float, *, idle: float | None = None) -> bool:
         """Wait up to ``timeout`` seconds for queued events; True when all were handled.

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from floe_scaffold.lineage import resolve_lineage
-from floe_scaffold.lineage._dispatch import Dispatcher
+from floe_scaffold.lineage._dispatch import QUEUE_SIZE, Dispatcher
 
 
 @pytest.fixture(autouse=True)
@@ -106,6 +106,33 @@ def test_one_failure_opens_the_breaker_and_warns_once(caplog: pytest.LogCaptureF
     warnings = [r for r in caplog.records if "OpenLineage endpoint" in r.getMessage()]
     assert len(warnings) == 1
     assert "http://127.0.0.1:9" in warnings[0].getMessage()
+
+
+def test_an_endpoint_too_far_behind_loses_events_with_one_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The queue is bounded: what finds it full is dropped, and the first drop says so."""
+    release = threading.Event()
+    sent: list[int] = []
+
+    def slow(event: int) -> None:
+        release.wait(60)
+        sent.append(event)
+
+    dispatcher = Dispatcher(slow, "http://collector:5000")
+    for number in range(QUEUE_SIZE + 3):  # one in the send, QUEUE_SIZE queued, 2 too many
+        dispatcher.submit(number)
+        if number == 0:  # the worker took the first event: the queue is empty again
+            while dispatcher._queue.qsize():  # waits on the worker, not on a timer
+                time.sleep(0.01)
+    assert dispatcher.dropped == 2
+    warnings = [r.getMessage() for r in caplog.records if "events behind the run" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "http://collector:5000" in warnings[0] and "floe lineage --send" in warnings[0]
+    release.set()
+    assert dispatcher.flush(60.0)
+    assert sent == list(range(QUEUE_SIZE + 1)), "what was queued went, in order"
+    assert not dispatcher.broken, "a slow endpoint is not a failed one"
 
 
 #: What a loaded 2-core machine may add to any short wait (a thread can stall for seconds).
