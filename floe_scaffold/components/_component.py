@@ -17,6 +17,7 @@ relative to the project root (the folder holding ``pyproject.toml``).
 # No `from __future__ import annotations`: Dagster inspects the asset function's `context`
 # annotation at runtime and needs the real class, not a string.
 
+import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -29,6 +30,7 @@ from dagster_dbt import DbtProject
 from pydantic import Field, field_validator
 
 from floe_scaffold._bounded import read_config_text
+from floe_scaffold._profile_vars import MissingCredentialsError, missing_variables, resolve_output
 from floe_scaffold.components._assets import dbt_multi_asset, paused_gc
 from floe_scaffold.components._automation import (
     AutomationSettings,
@@ -271,8 +273,17 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
         cli_args = list(self.cli_args)
         table_metadata = self.table_metadata
         metadata_source = TableMetadataSource(project_dir, profiles_dir, self.profile, self.target)
+        # The variables dbt's profile output reads, checked where the run happens (a UI-launched
+        # run, a schedule, a Kubernetes run worker), as `floe run` checks before it starts.
+        reads = resolve_output(
+            project_dir, profiles_dir / "profiles.yml", self.profile, self.target
+        )
 
         def _dbt_assets(context: AssetExecutionContext, config: DbtRunConfig) -> Iterator[Any]:
+            missing = missing_variables(reads, os.environ) if reads is not None else []
+            if missing:  # not dbt's failed login with a password it could not render
+                error = MissingCredentialsError(missing)
+                raise dg.Failure(description="\n".join(error.lines()), allow_retries=False)
             # Loaded when a run starts, not when definitions load (the OpenLineage client alone
             # costs a quarter of a second to import).
             from floe_scaffold.components._observe import observed_stream

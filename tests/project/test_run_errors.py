@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -142,6 +143,46 @@ def test_a_default_makes_a_variable_optional_and_other_outputs_are_not_checked(
     with pytest.raises(MissingCredentialsError) as raised:
         check_credentials(locate_project(project), environ={})
     assert [v.name for v in raised.value.missing] == ["FLOE_POSTGRES_PASSWORD"]
+
+
+#: A run launched without `floe run` (as the UI's run worker or a schedule launches one): the
+#: project's definitions loaded in a fresh Python, every asset executed; the dbt step's failure.
+_LAUNCHED = """
+import sys
+import dagster as dg
+from {package}.definitions import defs
+job = defs().resolve_implicit_global_asset_job_def()
+result = job.execute_in_process(raise_on_error=False)
+(failure,) = [e for e in result.all_events if e.is_step_failure and e.step_key == "dbt_build"]
+sys.stdout.write(failure.step_failure_data.error.message)
+"""
+
+
+@pytest.mark.slow
+def test_a_run_launched_without_floe_run_names_the_unset_password_before_dbt_starts(
+    postgres_project: Path, tmp_path: Path
+) -> None:
+    """dbt itself would log in with the raw `{{ env_var(...) }}` text as the password."""
+    project = copy_project(postgres_project, tmp_path)
+    package = locate_project(project).package
+    env = {
+        key: value
+        for key, value in quiet_env(PYTHONPATH=str(project / "src")).items()
+        if key not in _PG_VARIABLES
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _LAUNCHED.format(package=package)],
+        cwd=project,
+        env={**env, "FLOE_POSTGRES_USER": "analyst"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 environment variable that the dbt profile reads is not set" in done.stdout
+    assert "FLOE_POSTGRES_PASSWORD: read by `password` of profile floe, target dev" in done.stdout
+    assert "password authentication" not in done.stdout + done.stderr, "dbt never started"
 
 
 # Real runs (each a `floe run` subprocess, a few seconds to ten each).
