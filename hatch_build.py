@@ -67,4 +67,4 @@ def _git(cwd: Path, *args: str) -> str:
     done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"git {' '.join(args)} failed in {cwd}: {done.stderr.strip()}")
-    return done.stdout.strip()
+    return done.stdout.rstrip()  # not lstrip: `status --porcelain` lines start with a space

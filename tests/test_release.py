@@ -134,3 +134,26 @@ def test_one_command_releases_and_a_project_from_the_wheel_names_that_version(
         "ci.yml": workflow,
     }.items():
         assert _named_releases(text) == {version}, name
+
+
+def test_a_wheel_build_refuses_uncommitted_template_changes(tmp_path: Path) -> None:
+    """A wheel ships the committed template (projects record its commit): an edit not yet
+    committed would ship under a commit that does not have it, so the build stops, naming it."""
+    repo = tmp_path / "repo"
+    checkout_copy(repo, "release candidate")
+    (repo / "copier.yml").write_text(
+        (repo / "copier.yml").read_text(encoding="utf-8") + "# not committed\n", encoding="utf-8"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(tmp_path / "dist")],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    assert "the template has uncommitted changes (copier.yml)" in output
+    assert "commit them first" in output
+    assert not list(tmp_path.glob("dist/*.whl"))
