@@ -23,8 +23,10 @@ import pytest
 
 from floe_scaffold.project import init_project
 from floe_scaffold.tracing import SHUTDOWN_SECONDS, resolve_metrics, shutdown_all
+from floe_scaffold.tracing._config import TracingTarget
 from floe_scaffold.tracing._meter import Meter
 from floe_scaffold.tracing._metrics import INSTRUMENTS, MetricsRecorder
+from floe_scaffold.tracing._provider import provider_for
 from tests.helpers import ROOT, FloeRunner, build_contract, write_json
 from tests.observability.lineage_receiver import EndpointUrl
 from tests.observability.otlp_receiver import MetricPoint, OtlpReceiver
@@ -465,6 +467,24 @@ def test_a_hanging_metrics_export_holds_the_exit_hook_at_most_its_bound(
     assert waited <= SHUTDOWN_SECONDS + NOISE_SECONDS, f"the exit hook waited {waited:.2f} s"
     assert hanging_url.connections == 1
     assert meter.broken, "abandoned: later exports of the process are dropped"
+
+
+def test_hanging_span_and_metric_exports_share_one_exit_bound(hanging_url: EndpointUrl) -> None:
+    """One deadline for every provider of the process, not one each: with a span export and a
+    metrics export both hanging (30 s timeouts), the hook waits its bound once. The bound is
+    raised to 8 s here so that one bound (8 s) and two (16 s) differ by more than the noise."""
+    bound = 8.0
+    spans = provider_for(TracingTarget(True, hanging_url, "http/protobuf", 30.0, {}))
+    with spans.get_tracer("test").start_as_current_span("held"):
+        pass
+    meter = Meter(resolve_metrics(service_name="s", endpoint=hanging_url, timeout=30))
+    meter.provider.get_meter("test").create_counter("floe.test").add(1)
+    assert meter.export() is not None
+    started = time.monotonic()
+    shutdown_all(timeout=bound)
+    waited = time.monotonic() - started
+    assert bound - 0.5 <= waited <= bound + NOISE_SECONDS, f"the exit hook waited {waited:.2f} s"
+    assert hanging_url.connections == 2, "both exports were under way"
 
 
 def test_the_components_metrics_block_comes_before_the_environment(

@@ -160,3 +160,24 @@ def test_the_asset_graph_links_each_source_to_what_makes_it(
         dg.AssetKey(["marts_out", "customer_list"])
         in graph.get(dg.AssetKey("vip_customers")).parent_keys
     )
+
+
+def test_a_failed_stage_fails_the_step_and_the_later_stages_do_not_run(tmp_path: Path) -> None:
+    """``customers`` is a producer (a source reads it): built in the first stage. It fails, so
+    the second stage (what reads the sources over the run's own relations) never starts."""
+    project = _made_sources_project(tmp_path)
+    (project / "dbt/models/marts/_customers_unit.yml").unlink()  # else it fails before the model
+    (project / "dbt/models/marts/customers.sql").write_text(
+        "select no_such_column from {{ ref('stg_customers') }}\n", encoding="utf-8"
+    )
+    done = run_in(project, str(BIN / "floe"), "run")
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "model customers:" in done.stdout, output
+    invocations = list((project / "dbt" / "target").glob("*/run_results.json"))
+    assert len(invocations) == 1, "one stage ran: the first"
+    statuses = {result["unique_id"]: result["status"] for result in _run_results(project)}
+    assert statuses["model.made.customers"] == "error", statuses
+    assert statuses["seed.made.raw_payments"] == "success", "the first stage's other producers"
+    assert "model.made.stg_payments" not in statuses, "it reads a source: the second stage's"
+    assert "model.made.vip_customers" not in statuses, statuses

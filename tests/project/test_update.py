@@ -331,6 +331,28 @@ def test_update_outside_git_and_with_a_bad_contract_exit_1(
     assert _status(project) == ""
 
 
+def test_a_contract_that_moves_the_dbt_project_is_refused_naming_the_field(
+    releases: tuple[TemplateSource, TemplateSource], tmp_path: Path
+) -> None:
+    """An update never moves the user's dbt project: it says how to move it, changes nothing."""
+    v1, _ = releases
+    project = tmp_path / "demo"
+    init_project(project, template=v1)
+    moved = json.loads(demo_contract_text())
+    moved["dbt_project_path"] = "transform"
+    contract = tmp_path / "moved.json"
+    contract.write_text(json.dumps(moved), encoding="utf-8")
+    with pytest.raises(UpdateError) as refused:
+        update_project(project, artifacts=contract, template=v1)
+    said = "\n".join(refused.value.lines())
+    assert "dbt_project_path" in said
+    assert "moves the dbt project from 'dbt' to 'transform'" in said
+    assert "`git mv` the directory" in said
+    assert _status(project) == ""
+    assert (project / "dbt" / "dbt_project.yml").is_file()
+    assert not (project / "transform").exists()
+
+
 @pytest.mark.parametrize(
     "failing",
     [
