@@ -271,9 +271,10 @@ def test_deps_installed_by_the_user_are_adopted_without_running_dbt_deps(tmp_pat
     # As if the user had run `dbt deps` themselves: the package is there, floe's stamp is not.
     (dbt_dir / "dbt_packages").mkdir()
     (dbt_dir / "dbt_packages" / "dbt_utils").symlink_to(tmp_path / "dbt_utils")
-    # A declaration dbt deps could not install proves that floe did not call it.
+    # A declaration dbt deps could not install proves that floe did not call it: a version the
+    # hub never had, so dbt deps fails with a network (CI with internet) as without one.
     (dbt_dir / "packages.yml").write_text(
-        "packages:\n  - package: dbt-labs/dbt_utils\n    version: 1.3.0\n", encoding="utf-8"
+        "packages:\n  - package: dbt-labs/dbt_utils\n    version: 99.0.0\n", encoding="utf-8"
     )
     ensure_manifest(dbt_dir, tmp_path / "profiles", target=None, profile=None)
     assert (dbt_dir / "dbt_packages" / ".floe_deps.fingerprint").is_file()

@@ -145,9 +145,9 @@ def test_dbt_events_are_in_the_event_log_and_lineage_comes_from_the_step(
 
 
 #: Run inside every Python process of the run (floe's and dbt's): refuse and record any
-#: connection or name lookup that leaves this machine.
+#: connection or name lookup that leaves this machine, and say which process it guards.
 _NO_NETWORK = """
-import ipaddress, os, sys
+import ipaddress, json, os, sys
 
 _LOG = os.environ["FLOE_TEST_NETWORK_LOG"]
 
@@ -179,6 +179,8 @@ def _hook(event, args):
 
 
 sys.addaudithook(_hook)
+with open(os.environ["FLOE_TEST_GUARDED_LOG"], "a") as guarded:
+    guarded.write(json.dumps(sys.argv) + "\\n")
 """
 
 
@@ -192,6 +194,7 @@ def test_a_run_needs_nothing_beyond_the_machine(
     (hooks / "sitecustomize.py").write_text(_NO_NETWORK, encoding="utf-8")
     attempts = tmp_path / "attempts.log"
     attempts.touch()
+    guarded = tmp_path / "guarded.log"
     command = [str(BIN / "floe"), "run"]
     # Where this machine allows it (root, as in CI), also take the network away entirely.
     unshare = shutil.which("unshare") or ""
@@ -208,6 +211,7 @@ def test_a_run_needs_nothing_beyond_the_machine(
             **clean,
             "PYTHONPATH": os.pathsep.join([str(hooks), str(project / "src")]),
             "FLOE_TEST_NETWORK_LOG": str(attempts),
+            "FLOE_TEST_GUARDED_LOG": str(guarded),
             # The defaults a user has: telemetry switches left as they are.
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "",
             "DO_NOT_TRACK": "",
@@ -220,10 +224,23 @@ def test_a_run_needs_nothing_beyond_the_machine(
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Completed successfully" in done.stdout
     assert attempts.read_text(encoding="utf-8") == "", "a call tried to leave the machine"
-    # The hook was really active in the run (an honest check, not an empty log by accident).
+    # The hook was really active in the run (an honest check, not an empty log by accident):
+    # installed in floe's own process and in the one that ran dbt (the warm dbt, else dbt) ...
+    programs = {
+        Path(argv[0]).name
+        for argv in map(json.loads, guarded.read_text(encoding="utf-8").splitlines())
+    }
+    assert "floe" in programs, programs
+    assert programs & {"warm_dbt.py", "dbt"}, programs
+    # ... where it refuses a lookup.
     probe = subprocess.run(
         [sys.executable, "-c", "import socket; socket.getaddrinfo('example.com', 443)"],
-        env={**clean, "PYTHONPATH": str(hooks), "FLOE_TEST_NETWORK_LOG": str(tmp_path / "p")},
+        env={
+            **clean,
+            "PYTHONPATH": str(hooks),
+            "FLOE_TEST_NETWORK_LOG": str(tmp_path / "p"),
+            "FLOE_TEST_GUARDED_LOG": str(tmp_path / "g"),
+        },
         capture_output=True,
         text=True,
         check=False,
