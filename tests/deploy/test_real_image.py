@@ -166,6 +166,13 @@ def _sha256(buildah: Buildah, container: str, path: str) -> str:
     return done.stdout.split()[0]
 
 
+def _logs(buildah: Buildah, container: str) -> str:
+    """The files of dbt's default log folder in the image, with their checksums."""
+    done = buildah.run(container, "sh", "-c", "cd dbt/logs && ls -A | sort | xargs -r sha256sum")
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def test_the_image_serves_the_code_location_and_runs_a_run_into_postgres(
     demo_image: BuiltImage, tmp_path: Path
 ) -> None:
@@ -190,6 +197,7 @@ def test_the_image_serves_the_code_location_and_runs_a_run_into_postgres(
         assert buildah.run(container, "test", "-e", f"{APP_DIR}/.wheelhouse").returncode != 0
         manifest = f"{APP_DIR}/dbt/target/manifest.json"
         built_manifest = _sha256(buildah, container, manifest)
+        logs_before = _logs(buildah, container)
 
         port = _free_port()
         server_log = tmp_path / "code-server.log"
@@ -261,8 +269,12 @@ def test_the_image_serves_the_code_location_and_runs_a_run_into_postgres(
         # The run executed inside the image: the DuckDB file is there, not in the host's copy.
         assert buildah.run(container, "test", "-s", "dbt/warehouse.duckdb").returncode == 0
         assert not (demo_image.project / "dbt" / "warehouse.duckdb").exists()
-        # No pod parses: the manifest made at build time is the one the run used.
+        # No pod parses: the manifest made at build time is the one the run used, and no dbt
+        # command ran besides the run's own (a `dbt parse` or `dbt deps` logs to dbt's default
+        # folder, dbt/logs/, which the image user may write, and where the build's parse left its
+        # log; the run's `dbt build` logs to its own target/ folder).
         assert _sha256(buildah, container, manifest) == built_manifest
+        assert _logs(buildah, container) == logs_before, "no dbt command logged in dbt/logs"
         completed = {
             output["name"]
             for event in receiver.events
