@@ -300,8 +300,10 @@ def _recorded_context(root: Path, answers: dict[str, Any]) -> _Recorded:
         problems.append(
             Issue(
                 f"{ANSWERS_FILE}._commit",
-                "is missing: the template version that rendered the project is unknown; "
-                "restore the file from git history",
+                "is missing: the template version that rendered the project is unknown "
+                "(projects of the very first render, 2026-11-27, recorded none); restore the "
+                "file from git history if it had one, else generate the project again with "
+                "`floe init` and move your changes over",
             )
         )
     try:

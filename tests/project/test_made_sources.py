@@ -16,6 +16,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 import pytest
+import yaml
 
 from floe_scaffold.project import init_project
 from tests.project.conftest import BIN, run_in
@@ -181,3 +182,31 @@ def test_a_failed_stage_fails_the_step_and_the_later_stages_do_not_run(tmp_path:
     assert statuses["seed.made.raw_payments"] == "success", "the first stage's other producers"
     assert "model.made.stg_payments" not in statuses, "it reads a source: the second stage's"
     assert "model.made.vip_customers" not in statuses, statuses
+
+
+def _invocations(project: Path) -> set[Path]:
+    return set((project / "dbt" / "target").glob("*/run_results.json"))
+
+
+def test_a_project_dbt_orders_and_cli_args_that_select_keep_one_invocation(tmp_path: Path) -> None:
+    """Stages only where they are needed: the demo's source over its seed is ordered by a
+    ``-- depends_on`` comment (one invocation); the made-sources project needs three, unless its
+    ``cli_args`` select nodes themselves (the user's selection is given to dbt as it is)."""
+    demo = tmp_path / "demo"
+    init_project(demo, git=False)
+    assert "depends_on" in (demo / "dbt/models/staging/stg_orders.sql").read_text()
+    done = run_in(demo, str(BIN / "floe"), "run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(_invocations(demo)) == 1
+    project = _made_sources_project(tmp_path)
+    done = run_in(project, str(BIN / "floe"), "run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    staged = _invocations(project)
+    assert len(staged) == 3, "sources read a seed and a model the run makes: three stages"
+    (defs,) = (project / "src").glob("*/defs/*/defs.yaml")
+    component = yaml.safe_load(defs.read_text(encoding="utf-8"))
+    component["attributes"]["cli_args"] = ["build", "--select", "+vip_customers"]
+    defs.write_text(yaml.safe_dump(component), encoding="utf-8")
+    done = run_in(project, str(BIN / "floe"), "run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(_invocations(project) - staged) == 1, "the user's own selection: one invocation"

@@ -331,6 +331,44 @@ def test_update_outside_git_and_with_a_bad_contract_exit_1(
     assert _status(project) == ""
 
 
+def _release_without_the_secret_example(template: Path) -> None:
+    set_release_version(template, "0.2.0")
+    (template / "deploy" / "secret.example.yaml.jinja").unlink()
+
+
+def test_a_file_the_template_removed_is_removed_even_if_edited(tmp_path: Path) -> None:
+    repo = TemplateRepo(tmp_path / "template" / "floe-scaffold")
+    v1 = repo.source("v0.1.0")
+    v2 = repo.release("v0.2.0", _release_without_the_secret_example)
+    project = _init(tmp_path / "demo", v1)
+    example = project / "deploy" / "secret.example.yaml"
+    example.write_text(example.read_text(encoding="utf-8") + "# our note\n", encoding="utf-8")
+    git(project, "commit", "-q", "-am", "our note")
+    update_project(project, template=v2)
+    assert not example.exists()
+    assert "D  deploy/secret.example.yaml" in _status(project).splitlines(), _status(project)
+    assert "# our note" in git(project, "show", "HEAD:deploy/secret.example.yaml"), "in history"
+
+
+def test_a_project_without_a_recorded_template_commit_is_told_how_to_move_on(
+    releases: tuple[TemplateSource, TemplateSource], tmp_path: Path
+) -> None:
+    """The very first renders (2026-11-27) recorded no ``_commit``: the update says so."""
+    v1, _ = releases
+    project = tmp_path / "demo"
+    init_project(project, template=v1)
+    answers_file = project / ".copier-answers.yml"
+    answers = yaml.safe_load(answers_file.read_text(encoding="utf-8"))
+    del answers["_commit"]
+    answers_file.write_text(yaml.safe_dump(answers), encoding="utf-8")
+    git(project, "commit", "-q", "-am", "as the first render wrote it")
+    said = _refusal(project, v1)
+    assert ".copier-answers.yml._commit: is missing" in said
+    assert "projects of the very first render, 2026-11-27, recorded none" in said
+    assert "generate the project again with `floe init`" in said
+    assert _status(project) == ""
+
+
 def test_a_contract_that_moves_the_dbt_project_is_refused_naming_the_field(
     releases: tuple[TemplateSource, TemplateSource], tmp_path: Path
 ) -> None:
