@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from pathlib import Path
@@ -106,6 +107,13 @@ def test_one_failure_opens_the_breaker_and_warns_once(caplog: pytest.LogCaptureF
     warnings = [r for r in caplog.records if "OpenLineage endpoint" in r.getMessage()]
     assert len(warnings) == 1
     assert "http://127.0.0.1:9" in warnings[0].getMessage()
+
+
+def test_the_readme_states_the_queue_bound_the_code_has() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"holds at most ([\d,]+) of them queued", readme)
+    assert found is not None, "README states the queue's bound"
+    assert int(found.group(1).replace(",", "")) == QUEUE_SIZE
 
 
 def test_an_endpoint_too_far_behind_loses_events_with_one_warning(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import re
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from openlineage.client.event_v2 import RunState
 from floe_scaffold._cli import main
 from floe_scaffold.lineage import LineageTarget
 from floe_scaffold.lineage._events import run_event, utc
-from floe_scaffold.lineage._log import KEEP, EventLog, LogReader, log_files
+from floe_scaffold.lineage._log import KEEP, MAX_BYTES, EventLog, LogReader, log_files
 from floe_scaffold.lineage._transport import dispatcher_for
 from floe_scaffold.lineage._view._model import build_graph
 from tests.manifests import synthetic_manifest
@@ -100,9 +101,15 @@ def test_the_log_rotates_at_its_size_and_keeps_a_bounded_number_of_files(tmp_pat
 
 
 def test_the_default_bounds_are_documented() -> None:
+    """The README's figures are the code's defaults (read from the README, compared with them)."""
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
-    assert "32 MiB" in readme
-    assert f"{KEEP} rotated files" in readme
+    size = re.search(r"At \*\*(\d+) MiB\*\* the file is rotated", readme)
+    kept = re.search(r"\*\*(\d+) rotated files\*\* are kept", readme)
+    assert size is not None and kept is not None, "README states the log's bounds"
+    assert int(size.group(1)) * 1024 * 1024 == MAX_BYTES
+    assert int(kept.group(1)) == KEEP
+    log = EventLog(Path("unused.jsonl"))  # a log opened with the defaults uses those bounds
+    assert (log.max_bytes, log.keep) == (MAX_BYTES, KEEP)
 
 
 def _write_many(path: str, start: int) -> None:
