@@ -214,6 +214,7 @@ def _run_project(
         recorder = None
         steps = _StepLog()
         instance.add_event_listener(run_id, steps)
+        instance.add_event_listener(run_id, _CancelOnInterrupt(instance, run_id))
         if home is not None:
             where = str(home)
             recorder = RunRecorder(instance, lambda: dg.DagsterInstance.from_config(where), run_id)
@@ -329,15 +330,41 @@ class RunInterruptedError(FloeError):
 
 def _was_interrupted(result: Any) -> bool:
     """Whether a step of ``result`` failed because the run was interrupted (SIGINT)."""
-    for event in result.all_events:
-        if not event.is_step_failure or event.step_failure_data.error is None:
-            continue
-        error = event.step_failure_data.error
-        while error is not None:
-            if error.cls_name == _INTERRUPTED:
-                return True
-            error = error.cause or getattr(error, "context", None)
+    return any(_stopped_by_interrupt(event) for event in result.all_events)
+
+
+def _stopped_by_interrupt(event: Any) -> bool:
+    """Whether ``event`` is a step failure caused by SIGINT (Dagster's interrupted error)."""
+    if not event.is_step_failure or event.step_failure_data.error is None:
+        return False
+    error = event.step_failure_data.error
+    while error is not None:
+        if error.cls_name == _INTERRUPTED:
+            return True
+        error = error.cause or getattr(error, "context", None)
     return False
+
+
+class _CancelOnInterrupt:
+    """An event listener: a step stopped by Ctrl-C marks the run as canceling.
+
+    Dagster then ends the run as *canceled* (its own rule: a run whose steps fail while it is
+    canceling is canceled), as a termination from the UI ends, not as a failure; the project's
+    instance records it so, and the UI shows it so.
+    """
+
+    def __init__(self, instance: Any, run_id: str) -> None:
+        self._instance, self._run_id = instance, run_id
+        self._done = False
+
+    def __call__(self, entry: Any) -> None:
+        event = entry.dagster_event
+        if self._done or event is None or not _stopped_by_interrupt(event):
+            return
+        self._done = True
+        run = self._instance.get_run_by_id(self._run_id)
+        if run is not None and not run.is_finished:
+            self._instance.report_run_canceling(run, message="Ctrl-C (SIGINT) stopped floe run")
 
 
 @contextlib.contextmanager

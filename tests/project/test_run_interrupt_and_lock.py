@@ -67,6 +67,12 @@ def test_ctrl_c_stops_dbt_and_dagster_then_says_interrupted(
     assert "DagsterExecutionInterruptedError" not in output
     assert "Traceback" not in output and "Exception ignored" not in output, output
     assert processes_in(project / "dbt") == [], "dbt stopped before floe exited"
+    import dagster as dg
+
+    # ... and the run is recorded in the project's instance, as the UI will show it: canceled.
+    with dg.DagsterInstance.from_config(str(project / ".dagster_home")) as instance:
+        (run,) = instance.get_runs()
+        assert run.status == dg.DagsterRunStatus.CANCELED
 
 
 def test_a_database_locked_by_another_process_is_named_in_one_line(
