@@ -210,3 +210,21 @@ def test_a_project_dbt_orders_and_cli_args_that_select_keep_one_invocation(tmp_p
     done = run_in(project, str(BIN / "floe"), "run")
     assert done.returncode == 0, done.stdout + done.stderr
     assert len(_invocations(project) - staged) == 1, "the user's own selection: one invocation"
+
+
+def test_a_failing_unit_test_fails_the_step_skips_its_model_and_is_named(tmp_path: Path) -> None:
+    """dbt runs a model's unit tests in the same `dbt build`, before the model: one that fails
+    fails the dbt step, its model is skipped, and `floe run` names it with its model."""
+    project = _made_sources_project(tmp_path)
+    unit = project / "dbt/models/marts/_customers_unit.yml"
+    unit.write_text(
+        unit.read_text(encoding="utf-8").replace("lifetime_value: 12", "lifetime_value: 13"),
+        encoding="utf-8",
+    )
+    done = run_in(project, str(BIN / "floe"), "run")
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "unit_test customers_add_up_their_orders (of customers):" in done.stdout, output
+    statuses = {result["unique_id"]: result["status"] for result in _run_results(project)}
+    assert statuses["unit_test.made.customers.customers_add_up_their_orders"] == "fail"
+    assert statuses["model.made.customers"] == "skipped", statuses
