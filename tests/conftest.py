@@ -17,9 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from floe_scaffold._cli import main
 from tests.helpers import ROOT, CliResult, FloeRunner
+
+#: Every property test runs fixed examples: the same ones on every machine and every run, so a
+#: CI failure reproduces at once and a green run means the same inputs passed. Each test's own
+#: ``@settings`` inherits this (only what it names differs).
+settings.register_profile("floe", derandomize=True, database=None, print_blob=True)
+settings.load_profile("floe")
 
 #: The sibling folder a test must never read: a user's clone has nothing beside it.
 FORBIDDEN = str(ROOT.parent.resolve() / "shared")
