@@ -32,6 +32,7 @@ from floe_scaffold.project import init_project
 from tests.deploy.chart import POSTGRES_SCHEME
 from tests.deploy.image import BIN, Buildah, debian_base, wheelhouse
 from tests.deploy.services import LineageReceiver, Postgres, postgres
+from tests.observability.lineage_receiver import floe_lineage_validator
 from tests.project.conftest import DEMO_ASSETS, quiet_env
 
 pytestmark = pytest.mark.slow
@@ -282,6 +283,8 @@ def test_the_image_serves_the_code_location_and_runs_a_run_into_postgres(
             for output in event.get("outputs", [])
         }
         assert any(name.endswith("customers") for name in completed), receiver.events[-3:]
+        for event in receiver.events:  # every event the image sent is valid OpenLineage
+            floe_lineage_validator().assert_valid(event)
         assert all(event["job"]["namespace"] == "floe-demo" for event in receiver.events)
     finally:
         if server is not None and server.poll() is None:

@@ -30,6 +30,7 @@ from openlineage.common.provider.dbt.processor import (  # type: ignore[import-u
 
 from floe_scaffold.lineage._config import LineageTarget
 from floe_scaffold.lineage._recorder import DagsterRun, LineageRecorder
+from tests.observability.lineage_receiver import floe_lineage_validator
 
 __all__ = [
     "NAMESPACE",
@@ -181,6 +182,8 @@ def floe_events(
     recorder.finish(success=True)
     assert recorder.flush(30)
     found = [json.loads(line) for line in events.read_text(encoding="utf-8").splitlines()]
+    for event in found:  # every event floe made for any target: valid OpenLineage
+        floe_lineage_validator().assert_valid(event)
     # dbt-ol's wrapper, not its processor, sends the invocation's own job.
     return [e for e in found if not e["job"]["name"].startswith("dbt-run-")]
 

@@ -17,6 +17,7 @@ daemon thread, so a stuck test never keeps the interpreter alive.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import random
@@ -40,7 +41,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
-from tests.helpers import OPENLINEAGE_SPEC_DIR
+from tests.helpers import OPENLINEAGE_SPEC_DIR, ROOT
 
 __all__ = [
     "GARBAGE_RESPONSE",
@@ -300,6 +301,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: pytest shows stderr of failed tests, and access logs are noise there."""
+
+
+@functools.cache
+def floe_lineage_validator() -> OpenLineageValidator:
+    """The official OpenLineage schemas and floe's own facet schemas, made once per process."""
+    facets = sorted((ROOT / "floe_scaffold" / "lineage" / "schemas").glob("*.json"))
+    return OpenLineageValidator(OPENLINEAGE_SPEC_DIR, extra_schema_files=facets)
 
 
 class LineageReceiver:
