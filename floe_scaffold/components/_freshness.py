@@ -34,8 +34,8 @@ import dagster as dg
 from dagster import AssetCheckExecutionContext
 from pydantic import ConfigDict, Field
 
+from floe_scaffold._relations import produced_sources
 from floe_scaffold.components._dagster_workaround import keeping_checks_class
-from floe_scaffold.components._relations import produced_sources
 
 __all__ = [
     "CHECK_NAME",

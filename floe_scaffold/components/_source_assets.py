@@ -20,7 +20,7 @@ from typing import Any
 
 import dagster as dg
 
-from floe_scaffold.components._relations import produced_sources
+from floe_scaffold._relations import produced_sources
 
 __all__ = ["source_asset_specs"]
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from floe_scaffold.components._relations import produced_sources
+from floe_scaffold._relations import produced_sources
 
 __all__ = ["StagePlan", "plan_stages"]
 

@@ -117,8 +117,16 @@ def format_name(*parts: object) -> str:
 
 
 def dataset_name(node: Mapping[str, Any]) -> str:
-    """``database.schema.table`` of a model, seed, snapshot (alias) or source (name)."""
-    table = node.get("name") if node.get("resource_type") == "source" else node.get("alias")
+    """``database.schema.table`` of a model, seed, snapshot (alias) or source (identifier).
+
+    A source is named as the relation dbt reads, its ``identifier`` (its ``name`` unless set),
+    where dbt-ol takes the source's logical ``name``: a source ``orders`` with ``identifier:
+    orders_data`` reads ``orders_data``, and only that name joins what wrote the table.
+    """
+    if node.get("resource_type") == "source":
+        table = node.get("identifier") or node.get("name")
+    else:
+        table = node.get("alias")
     return format_name(node.get("database"), node.get("schema"), table or node.get("name"))
 
 

@@ -8,9 +8,12 @@ debug log file before the result line, so FAIL carries dbt's own error text.
 Jobs, inputs and outputs are dbt-ol's (see ``_naming``): a model's inputs are its model and
 source parents as the manifest lists them, a FAIL has no output, data tests are one job per
 tested node (``_quality``) and a singular test is also a job of its own. Seeds are jobs too, which
-dbt-ol leaves out. The ``sql`` facet holds compiled SQL only: the manifest's ``compiled_code``,
-else the file dbt compiled in this invocation's target path, else nothing: a START goes out
-before dbt compiled the node (the file is read only for COMPLETE or FAIL), never with raw Jinja.
+dbt-ol leaves out. Datasets are the relations that exist where dbt-ol's are not: a source by its
+``identifier``, a source the project makes as its maker's output, an ephemeral model looked
+through to what it reads. The ``sql`` facet holds compiled SQL only: the manifest's
+``compiled_code``, else the file dbt compiled in this invocation's target path, else nothing: a
+START goes out before dbt compiled the node (the file is read only for COMPLETE or FAIL), never
+with raw Jinja.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 from openlineage.client.event_v2 import RunState
 from openlineage.client.uuid import generate_new_uuid
 
+from floe_scaffold._relations import produced_sources
 from floe_scaffold.lineage._config import LineageTarget
 from floe_scaffold.lineage._dispatch import Dispatcher
 from floe_scaffold.lineage._events import (
@@ -65,6 +69,10 @@ _SKIPPED_EVENT = "SkippingDetails"
 _ERROR_EVENTS = {"CatchableExceptionOnRun", "GenericExceptionOnRun", "NodeCompiling"}
 #: dbt-ol's namespace for the orchestrator that runs dbt; the Dagster run is the root run.
 DAGSTER_NAMESPACE = "dagster"
+
+
+def _is_ephemeral(node: Mapping[str, Any]) -> bool:
+    return (node.get("config") or {}).get("materialized") == "ephemeral"
 
 
 class DagsterRun:
@@ -142,6 +150,7 @@ class LineageRecorder:
         self._run_facets = dict(run_facets or {})
         self._nodes: dict[str, Any] = {**manifest.get("nodes", {}), **manifest.get("sources", {})}
         self._parents: Mapping[str, Any] = manifest.get("parent_map") or {}
+        self._made_by = produced_sources(manifest)
         self._tests = DataTestGroups(manifest)
         self._run_ids: dict[str, str] = {}
         self._singular: dict[str, str] = {}
@@ -283,12 +292,33 @@ class LineageRecorder:
         )
 
     def _parents_of(self, unique_id: str, prefixes: tuple[str, ...]) -> list[Mapping[str, Any]]:
-        """The parents dbt-ol takes for inputs, in the manifest's order."""
-        return [
-            self._nodes[parent]
-            for parent in self._parents.get(unique_id) or []
-            if str(parent).startswith(prefixes) and parent in self._nodes
-        ]
+        """The parents dbt-ol takes for inputs, in the manifest's order, as relations that exist.
+
+        Two differences from dbt-ol: an ephemeral model (no relation is ever built for it) is
+        looked through to what it reads, and a source over a relation the project makes is named
+        as that relation's maker, so the chain joins.
+        """
+        found: dict[str, Mapping[str, Any]] = {}
+        pending = list(reversed(self._parents.get(unique_id) or []))
+        seen: set[str] = set()
+        while pending:
+            parent = str(pending.pop())
+            node = self._nodes.get(parent)
+            if parent in seen or node is None or not parent.startswith(prefixes):
+                continue
+            seen.add(parent)
+            if _is_ephemeral(node):  # read through: its own parents, in their order
+                pending.extend(reversed(self._parents.get(parent) or []))
+                continue
+            found.setdefault(self._name(node), node)
+        return list(found.values())
+
+    def _name(self, node: Mapping[str, Any]) -> str:
+        """The dataset name of ``node``; a source the project makes is named as its maker."""
+        makers = self._made_by.get(str(node.get("unique_id"))) or ()
+        if len(makers) == 1 and makers[0] in self._nodes:
+            return dataset_name(self._nodes[makers[0]])
+        return dataset_name(node)
 
     # -- data tests -------------------------------------------------------------------------
 
@@ -410,7 +440,7 @@ class LineageRecorder:
         classified = self._classified(node) if with_schema else None
         return dataset(
             self._namespace,
-            dataset_name(node),
+            self._name(node),
             columns=node.get("columns") if with_schema else None,
             classifications=classified,
         )

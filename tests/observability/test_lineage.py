@@ -85,9 +85,9 @@ def test_every_model_gets_start_then_complete(
     orders = next(evs for evs in nodes.values() if _node(evs[0]) == "orders")
     complete = orders[1]
     assert {i["name"] for i in complete["inputs"]} == {
-        "warehouse.main.int_order_payments",
+        "warehouse.main.stg_payments",
         "warehouse.main.stg_orders",
-    }, "the model's parents as dbt-ol names them (the ephemeral one included)"
+    }, "the ephemeral parent int_order_payments looked through to what it reads (no relation)"
     assert complete["outputs"][0]["name"] == "warehouse.main.orders"
     fields = {f["name"] for f in complete["outputs"][0]["facets"]["schema"]["fields"]}
     assert "order_id" in fields

@@ -30,6 +30,7 @@ from tests.observability.dbt_ol_oracle import (
     floe_events,
     ol_dataset_name,
     ol_namespace,
+    relations,
     run_results,
 )
 from tests.observability.lineage_receiver import OpenLineageValidator
@@ -128,6 +129,10 @@ NODES: list[dict[str, Any]] = [
 @pytest.mark.requirement("FR-014")
 @pytest.mark.parametrize("node", NODES, ids=["alias", "source", "no-database"])
 def test_dataset_name_is_openlineage_dbts(node: dict[str, Any]) -> None:
+    if node["resource_type"] == "source":  # the documented difference: the relation dbt reads
+        assert ol_dataset_name(node) == "raw.app.events", "dbt-ol: the source's logical name"
+        assert dataset_name(node) == "raw.app.raw_events", "floe: its identifier"
+        return
     assert dataset_name(node) == ol_dataset_name(node)
 
 
@@ -204,6 +209,12 @@ def _manifest() -> dict[str, Any]:
         "test.shop.not_null_raw_orders_id.0a1b2c": ["seed.shop.raw_orders"],
         "test.shop.not_null_events_id.0a1b2c": ["source.shop.app.events"],
     }
+    for item in [*nodes, source]:  # what dbt renders: a relation per table (tests have none)
+        table = item.get("identifier") or item["alias"]
+        if item["resource_type"] != "test":
+            item["relation_name"] = ".".join(
+                f'"{part}"' for part in (item["database"], item["schema"], table)
+            )
     return {
         "metadata": {
             "dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json",
@@ -230,7 +241,7 @@ def test_job_names_inputs_and_outputs_are_openlineage_dbts(
     )
     ours = floe_events(manifest, output, tmp_path / "events.jsonl", command)
     seeds = [ol_dataset_name(n) for n in manifest["nodes"].values() if n["resource_type"] == "seed"]
-    assert_same_lineage(theirs, ours, seeds)
+    assert_same_lineage(theirs, ours, seeds, existing=relations(manifest))
     tested = assert_same_assertions(theirs, ours)
     assert tested == (3 if command in {"build", "test"} else 0), "orders, stg_orders, events"
     assert [error for event in ours for error in lineage_validator.errors(event)] == []

@@ -228,3 +228,41 @@ def test_a_failing_unit_test_fails_the_step_skips_its_model_and_is_named(tmp_pat
     statuses = {result["unique_id"]: result["status"] for result in _run_results(project)}
     assert statuses["unit_test.made.customers.customers_add_up_their_orders"] == "fail"
     assert statuses["model.made.customers"] == "skipped", statuses
+
+
+def test_lineage_names_the_relations_that_exist_and_the_chain_joins(tmp_path: Path) -> None:
+    """Every dataset floe's lineage names is a table or view the warehouse has (asked of DuckDB
+    itself), so nothing an ingestion tool or a consumer emits for those tables can fail to join:
+    a source read by its ``identifier`` (``payments_feed`` reads ``RAW_PAYMENTS``, which the seed
+    ``raw_payments`` writes) is named as that seed's output, a source over ``customers`` as the
+    model's output, and the ephemeral ``int_order_payments`` (never built) is looked through."""
+    project = _made_sources_project(tmp_path)
+    done = run_in(project, str(BIN / "floe"), "run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    log = project / ".floe" / "lineage" / "events.jsonl"
+    events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    with _warehouse(project) as db:
+        tables = {
+            f"{catalog}.{schema}.{name}".lower()
+            for catalog, schema, name in db.execute(
+                "select table_catalog, table_schema, table_name from information_schema.tables"
+            ).fetchall()
+        }
+    named = {item["name"] for event in events for item in [*event["inputs"], *event["outputs"]]}
+    assert named, "the run's lineage names datasets"
+    assert {name for name in named if name.lower() not in tables} == set()
+    done_by_job = {
+        event["job"]["name"].split(".")[-3]: event
+        for event in events
+        if event["eventType"] == "COMPLETE" and event["job"]["name"].endswith((".run", ".seed"))
+    }
+
+    def inputs(job: str) -> set[str]:
+        return {item["name"] for item in done_by_job[job]["inputs"]}
+
+    def output(job: str) -> str:
+        return str(done_by_job[job]["outputs"][0]["name"])
+
+    assert inputs("stg_payments") == {output("raw_payments")}, "the chain seed -> source joins"
+    assert inputs("vip_customers") == {output("customers")}
+    assert output("stg_payments") in inputs("orders"), "the ephemeral model looked through"

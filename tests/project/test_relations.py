@@ -17,7 +17,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from floe_scaffold.components._relations import produced_sources, relation_key, split_relation
+from floe_scaffold._relations import produced_sources, relation_key, split_relation
 from tests.project.conftest import BIN, quiet_env
 
 _INSENSITIVE = ("duckdb", "spark", "databricks", "redshift")

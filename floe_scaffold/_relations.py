@@ -3,8 +3,9 @@
 dbt knows no link between a source and a seed or model that writes the same table: a source is
 "loaded outside dbt". A project that loads its raw tables with seeds (or builds a table a source
 then reads) has such links all the same, and floe draws them: in the asset graph the producer
-sits upstream of the source (``_source_assets``), and a run builds the producer first
-(``_stages``).
+sits upstream of the source (``components/_source_assets``), a run builds the producer first
+(``components/_stages``), and lineage names the source's dataset as the producer's
+(``lineage/_recorder``), so the chain joins.
 
 Two relations are the same when each part (database, schema, identifier) names the same object,
 compared as the warehouse compares identifiers: the parts are read from the ``relation_name``
