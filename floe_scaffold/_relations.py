@@ -21,7 +21,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["PRODUCER_TYPES", "Part", "produced_sources", "relation_key", "split_relation"]
+__all__ = [
+    "PRODUCER_TYPES",
+    "Part",
+    "is_ephemeral",
+    "produced_sources",
+    "relation_key",
+    "split_relation",
+]
 
 #: The nodes whose relations a run creates (ephemeral models excepted: they create none).
 PRODUCER_TYPES = frozenset({"seed", "model", "snapshot"})
@@ -101,6 +108,12 @@ def relation_key(props: Mapping[str, Any], adapter: str) -> tuple[str, ...] | No
             if value
         )
     return tuple(_normal(part, adapter.lower()) for part in parts)
+
+
+def is_ephemeral(node: Mapping[str, Any]) -> bool:
+    """Whether ``node`` is an ephemeral model: dbt inlines it, no relation is ever built."""
+    config = node.get("config") or {}
+    return node.get("resource_type") == "model" and config.get("materialized") == "ephemeral"
 
 
 def _creates_relation(node: Mapping[str, Any]) -> bool:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from floe_scaffold._relations import produced_sources
+from floe_scaffold._relations import is_ephemeral, produced_sources
 
 __all__ = ["StagePlan", "plan_stages"]
 
@@ -47,11 +47,6 @@ def _parents(manifest: Mapping[str, Any], unique_id: str) -> Sequence[str]:
     return tuple((node.get("depends_on") or {}).get("nodes") or ())
 
 
-def _is_ephemeral(node: Mapping[str, Any]) -> bool:
-    config = node.get("config") or {}
-    return node.get("resource_type") == "model" and config.get("materialized") == "ephemeral"
-
-
 class _Graph:
     """The run's nodes and the edges that order them, weighted 1 where a source is crossed."""
 
@@ -75,7 +70,7 @@ class _Graph:
         found: list[str] = []
         for parent in _parents(self.manifest, unique_id):
             node = self.nodes.get(parent)
-            if node is not None and _is_ephemeral(node):
+            if node is not None and is_ephemeral(node):
                 found.extend(self._ephemeral(parent))
             elif parent in self.selected or self.made_by.get(parent):
                 found.append(parent)

@@ -28,7 +28,7 @@ from typing import Any
 from openlineage.client.event_v2 import RunState
 from openlineage.client.uuid import generate_new_uuid
 
-from floe_scaffold._relations import produced_sources
+from floe_scaffold._relations import is_ephemeral, produced_sources
 from floe_scaffold.lineage._config import LineageTarget
 from floe_scaffold.lineage._dispatch import Dispatcher
 from floe_scaffold.lineage._events import (
@@ -69,10 +69,6 @@ _SKIPPED_EVENT = "SkippingDetails"
 _ERROR_EVENTS = {"CatchableExceptionOnRun", "GenericExceptionOnRun", "NodeCompiling"}
 #: dbt-ol's namespace for the orchestrator that runs dbt; the Dagster run is the root run.
 DAGSTER_NAMESPACE = "dagster"
-
-
-def _is_ephemeral(node: Mapping[str, Any]) -> bool:
-    return (node.get("config") or {}).get("materialized") == "ephemeral"
 
 
 class DagsterRun:
@@ -307,7 +303,7 @@ class LineageRecorder:
             if parent in seen or node is None or not parent.startswith(prefixes):
                 continue
             seen.add(parent)
-            if _is_ephemeral(node):  # read through: its own parents, in their order
+            if is_ephemeral(node):  # read through: its own parents, in their order
                 pending.extend(reversed(self._parents.get(parent) or []))
                 continue
             found.setdefault(self._name(node), node)
