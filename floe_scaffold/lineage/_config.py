@@ -4,8 +4,9 @@ Precedence, highest first:
 
 1. ``OPENLINEAGE_DISABLED=true`` turns emission off;
 2. the component's YAML (``lineage: {enabled, endpoint, namespace, timeout}``), when set;
-3. ``OPENLINEAGE_CONFIG`` or an ``openlineage.yml`` in the working directory: the user's own
-   transport, built by the OpenLineage client;
+3. ``OPENLINEAGE_CONFIG`` or an ``openlineage.yml`` in the working directory (where the
+   OpenLineage client looks), else in the project's root (so ``floe run --project-dir`` from
+   elsewhere finds the project's): the user's own transport, built by the OpenLineage client;
 4. ``OPENLINEAGE_URL`` (with ``OPENLINEAGE_API_KEY``): an HTTP endpoint;
 5. the contract: ``observability.lineage`` (and ``governance.emit_lineage``) switch it on or off,
    ``lineage_endpoint`` is the HTTP endpoint, ``lineage_namespace`` the namespace;
@@ -26,6 +27,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 __all__ = ["DEFAULT_NAMESPACE", "LineageTarget", "redacted_url", "resolve_lineage", "url_secrets"]
 
 DEFAULT_NAMESPACE = "floe"
+#: The OpenLineage client's own configuration file.
+CONFIG_FILE = "openlineage.yml"
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -114,11 +117,19 @@ def resolve_lineage(
     api_key = os.environ.get("OPENLINEAGE_API_KEY")
     if endpoint:
         return LineageTarget("http", endpoint, space, timeout, api_key)
-    config = os.environ.get("OPENLINEAGE_CONFIG")
-    if config or Path("openlineage.yml").is_file():
-        return LineageTarget("client-config", config or "openlineage.yml", space, timeout)
+    config = os.environ.get("OPENLINEAGE_CONFIG") or _config_file(project_root)
+    if config:
+        return LineageTarget("client-config", config, space, timeout)
     url = os.environ.get("OPENLINEAGE_URL") or contract_endpoint
     if url:
         return LineageTarget("http", url, space, timeout, api_key)
     events = project_root / ".floe" / "lineage" / "events.jsonl"
     return LineageTarget("file", str(events), space)
+
+
+def _config_file(project_root: Path) -> str | None:
+    """``openlineage.yml`` of the working directory, else of the project's root, else None."""
+    if Path(CONFIG_FILE).is_file():
+        return CONFIG_FILE
+    in_project = project_root / CONFIG_FILE
+    return str(in_project) if in_project.is_file() else None

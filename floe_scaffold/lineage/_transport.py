@@ -6,6 +6,8 @@ FileTransport, which appends to a torn last line and grows without bound.
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from floe_scaffold.lineage._log import EventLog
 
 __all__ = ["client_transport", "dispatcher_for"]
 
+_LOG = logging.getLogger(__name__)
 _NO_RETRY = {"total": 0, "connect": 0, "read": 0, "status": 0, "other": 0}
 _dispatchers: dict[tuple[str, str], Dispatcher] = {}
 _lock = threading.Lock()
@@ -39,7 +42,27 @@ def _client(target: LineageTarget) -> Any:
         return OpenLineageClient(transport=HttpTransport(config))
     if target.kind == "file":
         return OpenLineageClient(transport=_log_transport(Path(target.location)))
+    project_file = Path(target.location)
+    if target.location != os.environ.get("OPENLINEAGE_CONFIG") and project_file.is_absolute():
+        # The project's openlineage.yml, which the client would not find from the working
+        # directory: read here and given to the client as its configuration.
+        try:
+            return OpenLineageClient(config=_yaml_mapping(project_file))
+        except Exception as error:  # noqa: BLE001 - the user's file may be anything
+            from openlineage.client.transport.noop import NoopConfig, NoopTransport
+
+            _LOG.warning("floe: lineage is off for this run: %s (%s)", project_file, error)
+            return OpenLineageClient(transport=NoopTransport(NoopConfig()))
     return OpenLineageClient()  # the user's OPENLINEAGE_CONFIG / openlineage.yml
+
+
+def _yaml_mapping(path: Path) -> dict[str, Any]:
+    import yaml
+
+    loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{path}: an OpenLineage configuration must be a mapping")
+    return loaded
 
 
 def _log_transport(path: Path) -> Any:

@@ -7,11 +7,13 @@ import re
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from floe_scaffold.lineage import resolve_lineage
 from floe_scaffold.lineage._dispatch import QUEUE_SIZE, Dispatcher
+from floe_scaffold.lineage._transport import dispatcher_for
 
 
 @pytest.fixture(autouse=True)
@@ -60,6 +62,52 @@ def test_openlineage_config_or_yaml_uses_the_clients_own_transport(
     monkeypatch.setenv("OPENLINEAGE_CONFIG", "/etc/ol.yml")
     target = resolve_lineage(project_root=tmp_path)
     assert (target.kind, target.location) == ("client-config", "/etc/ol.yml")
+
+
+def test_the_projects_openlineage_yml_is_found_from_any_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    received = tmp_path / "received.jsonl"
+    (project / "openlineage.yml").write_text(
+        f"transport: {{type: file, log_file_path: '{received}', append: true}}\n",
+        encoding="utf-8",
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # `floe run --project-dir project` from another folder
+    target = resolve_lineage(project_root=project)
+    assert (target.kind, target.location) == ("client-config", str(project / "openlineage.yml"))
+    dispatcher = dispatcher_for(target)
+    dispatcher.submit(_event("from-elsewhere"))
+    assert dispatcher.flush(10)
+    assert "from-elsewhere" in received.read_text(encoding="utf-8"), "the file's own transport"
+    # The working directory's file still comes first (the OpenLineage client's own rule).
+    (elsewhere / "openlineage.yml").write_text("transport: {type: console}\n", encoding="utf-8")
+    assert resolve_lineage(project_root=project).location == "openlineage.yml"
+    # A project file that is no configuration turns lineage off for the run, with a warning.
+    (elsewhere / "openlineage.yml").unlink()
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "openlineage.yml").write_text("- not a mapping\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        silent = dispatcher_for(resolve_lineage(project_root=broken))
+    silent.submit(_event("nowhere"))
+    assert silent.flush(5) and not silent.broken
+    assert "lineage is off for this run" in caplog.text and "broken/openlineage.yml" in caplog.text
+
+
+def _event(job: str) -> Any:
+    from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
+
+    return RunEvent(
+        eventType=RunState.START,
+        eventTime="2026-01-01T00:00:00Z",
+        run=Run(runId="01890000-0000-7000-8000-000000000000"),
+        job=Job(namespace="floe", name=job),
+        producer="https://github.com/floe-runtime/floe-scaffold",
+    )
 
 
 def test_the_component_overrides_everything_but_disabled(
