@@ -11,6 +11,9 @@ model is recorded by floe's real recorder into a lineage log
 writing the HTML) and opened offline in headless Chromium until the page says it is drawn.
 Medians are printed with the min-max, and each size's figures as ratios of the smallest one's,
 measured in the same run: the baseline. The size ratio should match the node ratio (linear).
+Every model's COMPLETE carries column lineage, as a real run's does; the largest size is also
+recorded without it (``no column lineage``), the page as it was before column lineage, so the
+cost of the column view is a ratio measured in the same run.
 """
 
 from __future__ import annotations
@@ -62,14 +65,16 @@ def main(argv: list[str] | None = None) -> int:
     if chromium is None:
         print("chromium is missing: run scripts/bootstrap")
         return 2
-    figures: dict[int, dict[str, Any]] = {}
+    figures: dict[str, dict[str, Any]] = {}
     load = _load()
     with tempfile.TemporaryDirectory() as temp, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        for models in SIZES:
-            log = Path(temp) / str(models) / "events.jsonl"
+        for models, columns in [*((size, True) for size in SIZES), (SIZES[-1], False)]:
+            label = f"{models}" if columns else f"{models}, no column lineage"
+            log = Path(temp) / label / "events.jsonl"
             log.parent.mkdir()
-            record_run(synthetic_manifest(models), log, fail="int_domain0__1")
+            manifest = synthetic_manifest(models)
+            record_run(manifest, log, fail="int_domain0__1", column_lineage=columns)
             builds, walls, scripts = [], [], []
             result = None
             for _ in range(args.runs):
@@ -80,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                 walls.append(wall)
                 scripts.append(script)
             assert result is not None
-            figures[models] = {
+            figures[label] = {
                 "nodes": result.nodes,
                 "edges": result.edges,
                 "size": result.size,
@@ -89,17 +94,17 @@ def main(argv: list[str] | None = None) -> int:
                 "script": scripts,
             }
             print(
-                f"{models:>5} models: {result.nodes} nodes, {result.edges} edges, "
+                f"{label:>5} models: {result.nodes} nodes, {result.edges} edges, "
                 f"page {result.size / 1024:.0f} KiB ({result.size / result.nodes:.0f} B/node); "
                 f"build {_median(builds)}; open in Chromium {_median(walls)}, "
                 f"of which drawing {_median(scripts)}"
             )
         browser.close()
-    small = figures[SIZES[0]]
-    for models in SIZES[1:]:
-        large = figures[models]
+    small = figures[str(SIZES[0])]
+    for name in [*(str(size) for size in SIZES[1:]), f"{SIZES[-1]}, no column lineage"]:
+        large = figures[name]
         print(
-            f"ratios {models} / {SIZES[0]} models: nodes {large['nodes'] / small['nodes']:.1f}x, "
+            f"ratios {name} / {SIZES[0]} models: nodes {large['nodes'] / small['nodes']:.1f}x, "
             f"size {large['size'] / small['size']:.1f}x, "
             f"build {statistics.median(large['build']) / statistics.median(small['build']):.1f}x, "
             f"open {statistics.median(large['wall']) / statistics.median(small['wall']):.1f}x"

@@ -15,7 +15,8 @@ user's project does. The variants, alternated (A, B, C, …, A, B, C, …) in th
   ``lineage: {enabled: false}`` (by default a JSON Lines file, ``.floe/lineage/events.jsonl``),
   ``tracing: {enabled: false}`` (by default spans made, none exported), ``metrics: {enabled:
   false}`` (with no endpoint there are no metrics at all: expect no difference),
-  ``table_metadata: {row_counts: false, column_types: false}``; and "not recorded": ``floe run``
+  ``table_metadata: {row_counts: false, column_types: false}``, ``column_lineage: false``; and
+  "not recorded": ``floe run``
   in a child process with ``project._run.RunRecorder`` replaced by one that does nothing (as
   bench/instance.py does it), so the run is not copied into ``.dagster_home``. Each feature's
   share per model is the default run's time minus the run without it, run by run (runs of one
@@ -103,6 +104,7 @@ FEATURES: dict[str, dict[str, Any]] = {
     "tracing": {"tracing": {"enabled": False}},
     "metrics": {"metrics": {"enabled": False}},
     "table metadata": {"table_metadata": {"row_counts": False, "column_types": False}},
+    "column lineage": {"column_lineage": False},
 }
 #: feature → the variant without it
 WITHOUT = {

@@ -18,13 +18,14 @@ case even when quoted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
     "PRODUCER_TYPES",
     "Part",
     "is_ephemeral",
+    "normal_key",
     "produced_sources",
     "relation_key",
     "split_relation",
@@ -88,6 +89,11 @@ def _normal(part: Part, adapter: str) -> str:
     return text.upper() if adapter in _FOLD_UPPER else text.lower()
 
 
+def normal_key(parts: Sequence[Part], adapter: str) -> tuple[str, ...]:
+    """The parts of a relation name as the warehouse compares them (see the module docstring)."""
+    return tuple(_normal(part, adapter.lower()) for part in parts)
+
+
 def relation_key(props: Mapping[str, Any], adapter: str) -> tuple[str, ...] | None:
     """The relation a source reads or a node makes, as the warehouse names it; None if none.
 
@@ -107,7 +113,7 @@ def relation_key(props: Mapping[str, Any], adapter: str) -> tuple[str, ...] | No
             for value in (props.get("database"), props.get("schema"), last)
             if value
         )
-    return tuple(_normal(part, adapter.lower()) for part in parts)
+    return normal_key(parts, adapter)
 
 
 def is_ephemeral(node: Mapping[str, Any]) -> bool:

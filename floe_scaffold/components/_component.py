@@ -190,6 +190,12 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
         default_factory=list,
         description="Schedules of dbt assets: each a name, a cron, a timezone and a dbt selection.",
     )
+    column_lineage: bool = Field(
+        default=True,
+        description="Read each model's and snapshot's column lineage from the SQL dbt compiled "
+        "(sqlglot): the columnLineage facet of its OpenLineage COMPLETE event and "
+        "dagster/column_lineage on its materialization (see floe_scaffold/_column_lineage.py).",
+    )
     table_metadata: TableMetadataSettings = Field(
         default_factory=TableMetadataSettings,
         description="Ask the warehouse for row counts and column types of the relations built "
@@ -272,6 +278,7 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
         )
         cli_args = list(self.cli_args)
         table_metadata = self.table_metadata
+        read_columns = self.column_lineage
         metadata_source = TableMetadataSource(project_dir, profiles_dir, self.profile, self.target)
         # The variables dbt's profile output reads, checked where the run happens (a UI-launched
         # run, a schedule, a Kubernetes run worker), as `floe run` checks before it starts.
@@ -304,6 +311,8 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
             )
             command = cli_args[0] if cli_args else "build"
             adapter_type = str(manifest.get("metadata", {}).get("adapter_type", ""))
+            # One per run: a later stage reads what an earlier one built.
+            columns = _column_tracker(read_columns, manifest, project_dir, manifest_path.parent)
 
             def observed(invocation: Any) -> Iterator[Any]:
                 recorder = None
@@ -316,6 +325,7 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
                         command=command,
                         dagster_run=DagsterRun(context.run.run_id, context.run.job_name),
                         classifications=classifications,
+                        columns=columns,
                     )
                 spans = None
                 if tracing.enabled:
@@ -344,6 +354,8 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
                     spans=spans,
                     lineage=recorder,
                     metrics=measured,
+                    columns=columns,
+                    asset_key_of=translator.get_asset_key,
                 )
 
             def events() -> Iterator[Any]:
@@ -351,7 +363,7 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
                     yield from observed(stage.start())
 
             yield from with_table_metadata(
-                events(),
+                _remembering(events(), columns),
                 settings=table_metadata,
                 source=metadata_source,
                 manifest=manifest,
@@ -580,3 +592,33 @@ def _defs_yaml(context: dg.ComponentLoadContext) -> str:
         return str(path.relative_to(context.project_root))
     except ValueError:
         return str(path)
+
+
+def _column_tracker(
+    enabled: bool, manifest: Mapping[str, Any], project_dir: Path, target: Path
+) -> Any:
+    """The column lineage reader of one run, None when off (imported when a run starts).
+
+    What it read is remembered in ``floe_columns.json`` beside the manifest, for later runs.
+    """
+    if not enabled:
+        return None
+    from floe_scaffold._column_lineage import ColumnTracker
+    from floe_scaffold.components._packages import declared_packages
+
+    declared = declared_packages(project_dir)
+    return ColumnTracker(
+        manifest,
+        project_dir,
+        declared.install_dir if declared else None,
+        remembered=target / "floe_columns.json",
+    )
+
+
+def _remembering(events: Iterator[Any], columns: Any) -> Iterator[Any]:
+    """``events``; then the columns read are saved, for a later run of only some of them."""
+    try:
+        yield from events
+    finally:
+        if columns is not None:
+            columns.save()

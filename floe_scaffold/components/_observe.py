@@ -6,17 +6,24 @@ the span carries back), then to dagster-dbt, which turns it into Dagster events.
 finished node is written inside that node's span, with its trace, span and OpenLineage run ids.
 Metrics see every raw event too (after spans and lineage, which the run's log lines wait for),
 and are exported once when the invocation ends, in the background.
+
+Column lineage is read from a model's compiled SQL when dbt reports it built (before lineage, so
+its COMPLETE event carries the ``columnLineage`` facet), and its materialization carries the same
+graph as ``dagster/column_lineage``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+import dagster as dg
 from dagster import AssetExecutionContext
 from opentelemetry import trace
 
+from floe_scaffold._column_lineage import ColumnLineage, ColumnTracker, compiled_sql
 from floe_scaffold.lineage._recorder import LineageRecorder
 from floe_scaffold.tracing import RUN_LOGGER, SpanRecorder, TraceContextFilter, ids
 
@@ -27,6 +34,10 @@ __all__ = ["observed_stream"]
 
 _RESULT_EVENTS = {"LogSeedResult", "LogModelResult", "LogSnapshotResult", "LogTestResult"}
 _FAILED = {"error", "fail", "runtime error"}
+#: The results after which a node's relation holds what its compiled SQL selects.
+_BUILT_EVENTS = {"LogModelResult", "LogSnapshotResult"}
+#: Dagster's metadata key for column lineage (the UI's column graph).
+COLUMN_LINEAGE = "dagster/column_lineage"
 #: How long a finished run waits for its lineage events while none of them goes out (the HTTP
 #: endpoint's default timeout: a healthy send on a loaded machine can take that long). A broken
 #: endpoint adds nothing: its breaker is open.
@@ -46,8 +57,14 @@ def observed_stream(
     spans: SpanRecorder | None,
     lineage: LineageRecorder | None,
     metrics: MetricsRecorder | None = None,
+    columns: ColumnTracker | None = None,
+    asset_key_of: Callable[[Mapping[str, Any]], dg.AssetKey] | None = None,
 ) -> Iterator[Any]:
-    """dagster-dbt's event stream, observed; see the module docstring."""
+    """dagster-dbt's event stream, observed; see the module docstring.
+
+    ``columns`` reads column lineage (``asset_key_of`` names its inputs as assets).
+    """
+    read_columns = _ColumnReader(columns, asset_key_of, invocation.target_path)
     if spans is not None:
         spans.start(command)
     if metrics is not None:
@@ -58,16 +75,18 @@ def observed_stream(
     error: BaseException | None = None
     try:
         for event in invocation.stream_raw_events():
+            read = read_columns.built(event.raw_event)
             _observe(event.raw_event, context, spans, lineage)
             if metrics is not None:
                 metrics.on_dbt_event(event.raw_event)
-            yield from event.to_default_asset_events(
+            asset_events = event.to_default_asset_events(
                 manifest=invocation.manifest,
                 dagster_dbt_translator=invocation.dagster_dbt_translator,
                 context=context,
                 target_path=invocation.target_path,
                 project=invocation.project,
             )
+            yield from read_columns.annotated(asset_events, read)
     except BaseException as failure:
         error = failure
         raise
@@ -83,6 +102,55 @@ def observed_stream(
             metrics.finish(error=error)
         if lineage is not None:
             lineage.flush(FLUSH_LIMIT_SECONDS, idle=FLUSH_SECONDS)
+
+
+class _ColumnReader:
+    """Column lineage of the models and snapshots one invocation builds (off without a tracker)."""
+
+    def __init__(
+        self,
+        columns: ColumnTracker | None,
+        asset_key_of: Callable[[Mapping[str, Any]], dg.AssetKey] | None,
+        target_path: Any,
+    ) -> None:
+        self._columns, self._asset_key_of = columns, asset_key_of
+        self._target_path, self._since = target_path, time.time()
+
+    def built(self, raw: Any) -> ColumnLineage | None:
+        """The column lineage of the model or snapshot ``raw`` reports built, else None."""
+        if self._columns is None or raw.get("info", {}).get("name") not in _BUILT_EVENTS:
+            return None
+        info = raw.get("data", {}).get("node_info") or {}
+        if str(info.get("node_status") or "").lower() in _FAILED:
+            return None
+        unique_id = str(info.get("unique_id") or "")
+        node = self._columns.node(unique_id)
+        if node is None:
+            return None
+        sql = compiled_sql(node, self._target_path, self._since)
+        return self._columns.record(unique_id, sql)
+
+    def annotated(self, events: Iterator[Any], read: ColumnLineage | None) -> Iterator[Any]:
+        """``events``, a materialization among them with ``dagster/column_lineage`` added."""
+        if read is None or self._columns is None or self._asset_key_of is None:
+            yield from events
+            return
+        deps: dict[str, list[dg.TableColumnDep]] = {}
+        for column in read.columns:
+            origins = read.inputs.get(column)
+            nodes = [self._columns.node(one.node) if one.node else None for one in origins or ()]
+            if origins is None or None in nodes:
+                continue  # not traced, or read from a relation that is no asset
+            deps[column] = [
+                dg.TableColumnDep(self._asset_key_of(node), one.column)
+                for node, one in zip(nodes, origins, strict=True)
+                if node is not None
+            ]
+        for event in events:
+            if deps and isinstance(event, (dg.Output, dg.AssetMaterialization)):
+                lineage = dg.TableColumnLineage(deps_by_column=deps)
+                event = event.with_metadata({**(event.metadata or {}), COLUMN_LINEAGE: lineage})
+            yield event
 
 
 def _observe(

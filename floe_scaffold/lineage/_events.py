@@ -16,6 +16,7 @@ from typing import Any
 import attr
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import (
+    column_lineage_dataset,
     data_quality_assertions_dataset,
     datasource_dataset,
     error_message_run,
@@ -32,6 +33,7 @@ from floe_scaffold.lineage._facets import ColumnClassification, ColumnClassifica
 __all__ = [
     "PRODUCER",
     "REPOSITORY",
+    "InputColumn",
     "Parent",
     "dataset",
     "run_event",
@@ -90,14 +92,24 @@ class Parent:
         )
 
 
+#: One input column of an output column: ``(dataset name, column, subtype)``, the subtype one of
+#: the facet's DIRECT transformations (``IDENTITY``, ``TRANSFORMATION``, ``AGGREGATION``).
+InputColumn = tuple[str, str, str]
+
+
 def dataset(
     namespace: str,
     name: str,
     *,
     columns: Mapping[str, Mapping[str, Any]] | None = None,
     classifications: Mapping[str, Mapping[str, Any]] | None = None,
+    column_lineage: Mapping[str, Sequence[InputColumn]] | None = None,
 ) -> dict[str, Any]:
-    """The facets of one dataset: data source, schema (from the manifest), classifications."""
+    """The facets of one dataset: data source, schema (from the manifest), classifications.
+
+    ``column_lineage`` gives each output column's input columns (all in ``namespace``; none for
+    a column made from no column, a literal say), sent as the ``columnLineage`` facet.
+    """
     facets: dict[str, Any] = {
         "dataSource": datasource_dataset.DatasourceDatasetFacet(
             name=namespace, uri=namespace, producer=PRODUCER
@@ -124,6 +136,29 @@ def dataset(
                     piiType=value.get("pii_type"),
                 )
                 for column, value in classifications.items()
+            },
+            producer=PRODUCER,
+        )
+    traced = dict(column_lineage or {})
+    if traced:
+        facets["columnLineage"] = column_lineage_dataset.ColumnLineageDatasetFacet(
+            fields={
+                column: column_lineage_dataset.Fields(
+                    inputFields=[
+                        column_lineage_dataset.InputField(
+                            namespace=namespace,
+                            name=source,
+                            field=field,
+                            transformations=[
+                                column_lineage_dataset.Transformation(
+                                    type="DIRECT", subtype=subtype
+                                )
+                            ],
+                        )
+                        for source, field, subtype in inputs
+                    ]
+                )
+                for column, inputs in traced.items()
             },
             producer=PRODUCER,
         )

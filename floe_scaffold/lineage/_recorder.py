@@ -10,7 +10,9 @@ source parents as the manifest lists them, a FAIL has no output, data tests are 
 tested node (``_quality``) and a singular test is also a job of its own. Seeds are jobs too, which
 dbt-ol leaves out. Datasets are the relations that exist where dbt-ol's are not: a source by its
 ``identifier``, a source the project makes as its maker's output, an ephemeral model looked
-through to what it reads. The ``sql`` facet holds compiled SQL only: the manifest's
+through to what it reads. A model's or snapshot's COMPLETE output carries the ``columnLineage``
+facet the run's column tracker read (``floe_scaffold/_column_lineage``), each input column named
+as its dataset is here. The ``sql`` facet holds compiled SQL only: the manifest's
 ``compiled_code``, else the file dbt compiled in this invocation's target path, else nothing: a
 START goes out before dbt compiled the node (the file is read only for COMPLETE or FAIL), never
 with raw Jinja.
@@ -28,6 +30,7 @@ from typing import Any
 from openlineage.client.event_v2 import RunState
 from openlineage.client.uuid import generate_new_uuid
 
+from floe_scaffold._column_lineage import ColumnTracker, Origin, compiled_sql
 from floe_scaffold._relations import is_ephemeral, produced_sources
 from floe_scaffold.lineage._config import LineageTarget
 from floe_scaffold.lineage._dispatch import Dispatcher
@@ -45,6 +48,7 @@ from floe_scaffold.lineage._naming import (
     data_test_job_name,
     dataset_name,
     dataset_namespace,
+    format_name,
     node_job_name,
 )
 from floe_scaffold.lineage._quality import (
@@ -133,7 +137,9 @@ class LineageRecorder:
         dagster_run: DagsterRun,
         classifications: Mapping[str, Mapping[str, Mapping[str, Any]]],
         run_facets: Mapping[str, Any] | None = None,
+        columns: ColumnTracker | None = None,
     ) -> None:
+        """``columns``: the run's column lineage, for the ``columnLineage`` facet of outputs."""
         self.target = target
         #: The dbt project (names come from the profile as written, as dbt-ol reads it).
         self.dbt_project_dir = dbt_project_dir
@@ -144,6 +150,7 @@ class LineageRecorder:
         self._command = command
         self._classifications = classifications
         self._run_facets = dict(run_facets or {})
+        self._columns = columns
         self._nodes: dict[str, Any] = {**manifest.get("nodes", {}), **manifest.get("sources", {})}
         self._parents: Mapping[str, Any] = manifest.get("parent_map") or {}
         self._made_by = produced_sources(manifest)
@@ -282,7 +289,7 @@ class LineageRecorder:
             resource_type=resource,
             sql=sql,
             inputs=[self._dataset(p) for p in self._parents_of(unique_id, _INPUT_PREFIXES)],
-            outputs=[] if state == RunState.FAIL else [self._dataset(node, with_schema=True)],
+            outputs=[] if state == RunState.FAIL else [self._output(node, state)],
             error=error,
             trace=trace,
         )
@@ -432,14 +439,35 @@ class LineageRecorder:
 
     # -- datasets and SQL -------------------------------------------------------------------
 
-    def _dataset(self, node: Mapping[str, Any], *, with_schema: bool = False) -> dict[str, Any]:
-        classified = self._classified(node) if with_schema else None
+    def _dataset(self, node: Mapping[str, Any]) -> dict[str, Any]:
+        return dataset(self._namespace, self._name(node))
+
+    def _output(self, node: Mapping[str, Any], state: RunState) -> dict[str, Any]:
+        """The relation a node wrote, with its schema and (once built) its column lineage."""
+        found = None
+        if state == RunState.COMPLETE and self._columns is not None:
+            found = self._columns.lineage_of(str(node["unique_id"]))
+        traced = None
+        if found is not None:
+            traced = {
+                column: [
+                    (self._origin_name(origin), origin.column, origin.kind)
+                    for origin in found.inputs[column]
+                ]
+                for column in found.columns
+                if column in found.inputs
+            }
         return dataset(
             self._namespace,
             self._name(node),
-            columns=node.get("columns") if with_schema else None,
-            classifications=classified,
+            columns=node.get("columns"),
+            classifications=self._classified(node),
+            column_lineage=traced,
         )
+
+    def _origin_name(self, origin: Origin) -> str:
+        node = self._nodes.get(origin.node) if origin.node else None
+        return self._name(node) if node is not None else format_name(*origin.relation)
 
     def _classified(self, node: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
         found: dict[str, Mapping[str, Any]] = {}
@@ -459,24 +487,11 @@ class LineageRecorder:
         The file is read only once the node finished (``compiled_file``): at START dbt may be
         writing it still.
         """
-        compiled = node.get("compiled_code")
-        if compiled:
-            return str(compiled)
-        if self._target_path is None or not compiled_file:
+        if node.get("compiled_code"):
+            return str(node["compiled_code"])
+        if not compiled_file:
             return None
-        path = (
-            self._target_path
-            / "compiled"
-            / str(node.get("package_name"))
-            / str(node.get("original_file_path"))
-        )
-        try:
-            # A file older than this invocation is a previous run's: never taken.
-            if path.stat().st_mtime < self._since - 0.05:
-                return None
-            return path.read_text(encoding="utf-8")
-        except OSError:
-            return None
+        return compiled_sql(node, self._target_path, self._since)
 
     def _submit(
         self,

@@ -299,3 +299,38 @@ def assert_same_assertions(theirs: list[dict[str, Any]], ours: list[dict[str, An
                 assert quality_assertions(mine[name]) == quality_assertions(event), name
                 compared += 1
     return compared
+
+
+def assert_column_lineage_contains(
+    theirs: list[dict[str, Any]], ours: list[dict[str, Any]], existing: frozenset[str]
+) -> int:
+    """Where dbt-ol gives an output column's input columns, floe's contain them.
+
+    Inputs are compared as relations that exist (as :func:`_same_inputs` does: dbt-ol may name
+    a source by its logical name or an ephemeral model) and columns case-insensitively; floe's
+    facet is schema-valid by the receiver's validator. Returns how many columns dbt-ol traced.
+    """
+    mine = terminal(ours)
+    compared = 0
+    for name, event in terminal(theirs).items():
+        for output in event.get("outputs") or []:
+            facet = (output.get("facets") or {}).get("columnLineage")
+            if not facet:
+                continue
+            (own,) = [o for o in mine[name]["outputs"] if o["name"] == output["name"]]
+            fields = {
+                str(column).lower(): {
+                    (_relation(one["name"]), str(one["field"]).lower())
+                    for one in field["inputFields"]
+                }
+                for column, field in own["facets"]["columnLineage"]["fields"].items()
+            }
+            for column, field in facet["fields"].items():
+                wanted = {
+                    (_relation(one["name"]), str(one["field"]).lower())
+                    for one in field["inputFields"]
+                    if _relation(one["name"]) in existing
+                }
+                assert wanted <= fields.get(str(column).lower(), set()), (name, column, wanted)
+                compared += 1
+    return compared

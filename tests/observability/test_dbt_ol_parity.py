@@ -28,8 +28,10 @@ import yaml
 
 from floe_scaffold.project import init_project
 from tests.helpers import DBT_UTILS_DIR, JAFFLE_SHOP_DIR, TARGET_PROPERTIES, contract_for
+from tests.observability.column_coverage import coverage, duckdb_columns
 from tests.observability.dbt_ol_oracle import (
     NAMESPACE,
+    assert_column_lineage_contains,
     assert_same_assertions,
     assert_same_lineage,
     dbt_ol_events,
@@ -181,6 +183,8 @@ def test_the_demo_names_every_job_and_dataset_as_dbt_ol_does(
     assert_same_lineage(theirs, ours, existing=_relations_of(project))
     assert assert_same_assertions(theirs, ours) == 6, "one test job per tested model"
     assert_same_compiled_sql(theirs, ours)
+    # dbt-ol traces the columns of the demo's models; floe's inputs contain each of them.
+    assert assert_column_lineage_contains(theirs, ours, _relations_of(project)) >= 20
     assert_no_escape_sequences(ours)
     namespaces = {item["namespace"] for e in theirs for item in e["outputs"]}
     assert namespaces == {"duckdb://warehouse.duckdb"}, "the profile's path as written"
@@ -215,6 +219,7 @@ def test_package_macros_snapshots_and_singular_tests_match_dbt_ol(
     assert_same_lineage(theirs, ours, existing=_relations_of(project))
     assert assert_same_assertions(theirs, ours) == 6
     assert_same_compiled_sql(theirs, ours)
+    assert assert_column_lineage_contains(theirs, ours, _relations_of(project)) >= 20
     assert_no_escape_sequences(ours)
     jobs = {e["job"]["name"] for e in ours}
     assert "warehouse.main.shop.order_keys.build.run" in jobs
@@ -267,6 +272,12 @@ def test_jaffle_shop_duckdb_names_every_job_and_dataset_as_dbt_ol_does(
     assert_same_lineage(theirs, ours, existing=_relations_of(project))
     assert assert_same_assertions(theirs, ours) == 5
     assert_same_compiled_sql(theirs, ours)
+    # dbt-ol traces no column of jaffle_shop (CTEs, then `select * from final`); floe traces
+    # every column of every model, each to the columns it reads.
+    assert assert_column_lineage_contains(theirs, ours, _relations_of(project)) == 0
+    found = coverage(ours, duckdb_columns(project / "dbt" / "jaffle_shop.duckdb"))
+    assert found.models == found.models_traced == 5, str(found)
+    assert found.columns == found.columns_traced == found.columns_with_inputs == 27, str(found)
     assert_no_escape_sequences(ours)
     assert len({e["job"]["name"] for e in ours if e["job"]["name"].endswith(".build.test")}) == 5
 

@@ -99,6 +99,7 @@ def _expected(log: Path) -> dict[str, Any]:
     parents: set[str] = set()
     run_jobs: dict[str, str] = {}
     classified: dict[str, dict[str, bool]] = {}
+    column_inputs: dict[str, set[str]] = {}
     failed: dict[str, str] = {}
     for event in _events(log):
         job = f"{event['job']['namespace']}/{event['job']['name']}"
@@ -118,6 +119,12 @@ def _expected(log: Path) -> dict[str, Any]:
                 for name, value in columns.get("columns", {}).items():
                     pii = value["classification"].lower() == "pii" or bool(value.get("piiType"))
                     classified.setdefault(dataset, {})[name] = pii
+                traced = (item.get("facets") or {}).get("columnLineage", {})
+                for name, value in traced.get("fields", {}).items():  # the latest facet wins
+                    column_inputs[f"{dataset}#{name}"] = {
+                        f"{one['namespace']}/{one['name']}#{one['field']}"
+                        for one in value["inputFields"]
+                    }
     parent_jobs = {run_jobs[run] for run in parents if run in run_jobs}
     linked = {job for pair in edges for job in pair if job in jobs}
     return {
@@ -126,8 +133,42 @@ def _expected(log: Path) -> dict[str, Any]:
         "parent_jobs": parent_jobs,
         "edges": edges,
         "classified": classified,
+        "column_inputs": column_inputs,
         "failed": failed,
     }
+
+
+def _column_closure(start: str, inputs: dict[str, set[str]], upstream: bool) -> set[str]:
+    """Every ``dataset#column`` upstream (or downstream) of ``start`` in the events' facets."""
+    edges = {(one, column) for column, ones in inputs.items() for one in ones}
+    found: set[str] = set()
+    frontier = {start}
+    while frontier:
+        if upstream:
+            step = {one for one, column in edges if column in frontier}
+        else:
+            step = {column for one, column in edges if one in frontier}
+        frontier = step - found - {start}
+        found |= step
+    return found - {start}
+
+
+def _check_column(page: Any, dataset: str, column: str, expected: dict[str, Any]) -> None:
+    """Select ``column`` of ``dataset``: the page's traced columns are the events' closure."""
+    _check_details(page, dataset)
+    page.click(f'#details tr[data-column="{column}"] a.col')
+    page.wait_for_selector(f'#details[data-column="{column}"]')
+    shown = {
+        side: set(
+            page.eval_on_selector_all(
+                f"#details ul.col-{side} li[data-ref]", "els => els.map(e => e.dataset.ref)"
+            )
+        )
+        for side in ("up", "down")
+    }
+    start = f"{dataset}#{column}"
+    assert shown["up"] == _column_closure(start, expected["column_inputs"], upstream=True)
+    assert shown["down"] == _column_closure(start, expected["column_inputs"], upstream=False)
 
 
 def _check_dom(page: Any, expected: dict[str, Any], requests: list[str], own: str) -> None:
@@ -205,6 +246,26 @@ def test_the_demo_page_shows_every_node_edge_failure_and_classification(
         assert dict(rows) == columns
         pii = page.get_attribute(f'.node[data-key="{dataset}"]', "class") or ""
         assert ("pii" in pii.split()) == any(columns.values())
+    # Column lineage: a mart's aggregate back to the seed's column, a seed column forward to
+    # every column made from it; the graph keeps only the datasets on the way (and their jobs).
+    page.select_option("#runs", index=0)
+    (customers,) = [d for d in expected["datasets"] if d.endswith(".customers")]
+    (payments,) = [d for d in expected["datasets"] if d.endswith(".raw_payments")]
+    _check_column(page, customers, "lifetime_value", expected)
+    assert f"{payments}#amount" in _column_closure(
+        f"{customers}#lifetime_value", expected["column_inputs"], upstream=True
+    ), "through the staging view and the ephemeral model"
+    kept = set(
+        page.eval_on_selector_all(".dataset:not(.faded)", "els => els.map(e => e.dataset.key)")
+    )
+    assert payments in kept and customers in kept
+    assert not any(d.endswith(".raw_customers") for d in kept), "no column of it is on the way"
+    _check_column(page, payments, "amount", expected)
+    assert f"{customers}#lifetime_value" in _column_closure(
+        f"{payments}#amount", expected["column_inputs"], upstream=False
+    )
+    page.click(f'#details ul.col-down li[data-ref="{customers}#lifetime_value"] a')
+    page.wait_for_selector(f'#details[data-key="{customers}"][data-column="lifetime_value"]')
 
 
 def test_a_5000_model_run_renders_whole_in_bounded_time(tmp_path: Path, browser: Any) -> None:

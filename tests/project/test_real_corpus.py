@@ -13,7 +13,9 @@
 For each: ``floe init --artifacts``, a full ``floe run`` from an empty warehouse, the generated
 project's own ``pytest`` and ``dg check defs``, and an asset graph equal to ``dagster-dbt project
 scaffold``'s but for floe's documented additions (a ``source_freshness`` check per source with a
-freshness rule). Then the key-stability warning and ``translation.key`` on a small project.
+freshness rule); column lineage on >= 90 % of the models and of the columns the warehouse has,
+the same on each materialization. Then the key-stability warning and ``translation.key`` on a
+small project.
 """
 
 from __future__ import annotations
@@ -31,6 +33,14 @@ import pytest
 import yaml
 
 from tests.helpers import REAL_DBT_DIR, build_contract, write_json
+from tests.observability.column_coverage import (
+    Coverage,
+    assert_dagster_matches_facets,
+    coverage,
+    duckdb_columns,
+    events_of,
+    postgres_columns,
+)
 from tests.postgres import PostgresInfo, embedded_postgres
 from tests.project.conftest import BIN, run_in
 from tests.project.test_real_projects import _graph, scaffold_graph
@@ -360,3 +370,39 @@ def test_a_plain_project_gets_no_key_warning(tmp_path: Path) -> None:
         "sales/orders": [],
         "sales/order_totals": ["sales/orders"],
     }
+
+
+# -- column lineage --------------------------------------------------------------------------
+
+
+def _assert_column_lineage(adopted: Adopted, warehouse: dict[str, list[str]]) -> Coverage:
+    """>= 90 % of the models and of their columns have column lineage, in the events and on
+    the materializations alike."""
+    events = events_of(adopted.project / ".floe" / "lineage" / "events.jsonl")
+    found = coverage(events, warehouse)
+    assert found.model_share >= 0.9 and found.column_share >= 0.9, (
+        f"{found}; untraced: {found.untraced[:40]}"
+    )
+    home = adopted.project / ".dagster_home"
+    carried = assert_dagster_matches_facets(events, _manifest(adopted), home)
+    assert carried >= 0.9 * found.models, (carried, str(found))
+    return found
+
+
+def test_zendesk_column_lineage_covers_its_models_and_columns(
+    zendesk: Adopted, zendesk_server: PostgresInfo
+) -> None:
+    _assert_ran(zendesk)
+    with zendesk_server.connect(admin=True) as db, db.cursor() as cursor:
+        warehouse = postgres_columns(cursor)
+    found = _assert_column_lineage(zendesk, warehouse)
+    assert found.models >= 70 and found.columns_with_inputs >= 0.9 * found.columns, str(found)
+
+
+def test_evaluator_column_lineage_covers_its_models_and_columns(evaluator: Adopted) -> None:
+    _assert_ran(evaluator)
+    warehouse = duckdb_columns(evaluator.dbt_dir / "data" / "evaluator.duckdb")
+    found = _assert_column_lineage(evaluator, warehouse)
+    # Most of its graph models are typed literals (`cast(null as text) as name`, filled by
+    # hooks): known to read no column.
+    assert found.models >= 50 and found.columns_with_inputs >= 0.6 * found.columns, str(found)

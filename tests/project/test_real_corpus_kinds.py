@@ -30,10 +30,17 @@ import duckdb
 import pytest
 
 from tests.helpers import REAL_DBT_DIR, build_contract
+from tests.observability.column_coverage import (
+    built_outputs,
+    duckdb_columns,
+    events_of,
+    postgres_columns,
+)
 from tests.postgres import PostgresInfo, embedded_postgres
 from tests.project.conftest import BIN, run_in
 from tests.project.test_real_corpus import (
     Adopted,
+    _assert_column_lineage,
     _assert_ran,
     _init,
     _local_packages,
@@ -135,6 +142,16 @@ def test_audit_helper_generated_projects_own_checks_pass(audit: Adopted) -> None
     _own_checks_pass(audit, "3 passed, 1 skipped")  # materializing needs DuckDB
 
 
+def test_audit_helper_column_lineage_covers_its_models_and_columns(
+    audit: Adopted, audit_server: PostgresInfo
+) -> None:
+    _assert_ran(audit)
+    with audit_server.connect(admin=True) as db, db.cursor() as cursor:
+        warehouse = postgres_columns(cursor)
+    found = _assert_column_lineage(audit, warehouse)
+    assert found.models >= 20, str(found)
+
+
 def test_audit_helper_graph_equals_dagster_dbt_scaffold(audit: Adopted, tmp_path: Path) -> None:
     _assert_ran(audit)
     ours = _graph_is_the_scaffolds(audit, tmp_path, "plain_audit")
@@ -171,6 +188,36 @@ def test_a_snapshot_materializes_as_an_asset_from_an_empty_warehouse(snapshot: A
             "select count(*) from main.orders_snapshot where dbt_valid_to is null"
         ).fetchone()
     assert history == (3,)
+
+
+def test_a_snapshots_column_lineage_reaches_the_seed_through_its_model(
+    snapshot: Adopted,
+) -> None:
+    _assert_ran(snapshot)
+    found = _assert_column_lineage(snapshot, duckdb_columns(snapshot.dbt_dir / "history.duckdb"))
+    assert found.columns_traced == found.columns == 11, str(found)
+    events = events_of(snapshot.project / ".floe" / "lineage" / "events.jsonl")
+    outputs = built_outputs(events)
+
+    def inputs(relation: str, column: str) -> list[tuple[str, str, str]]:
+        field = outputs[relation]["facets"]["columnLineage"]["fields"][column]
+        return [
+            (one["name"], one["field"], one["transformations"][0]["subtype"])
+            for one in field["inputFields"]
+        ]
+
+    # snapshot <- model <- seed, column by column (a `check` snapshot: its validity columns
+    # are the snapshot's time, its scd id a hash of the unique key)
+    assert inputs("history.main.orders_snapshot", "customer_id") == [
+        ("history.main.orders", "customer_id", "IDENTITY")
+    ]
+    assert inputs("history.main.orders", "customer_id") == [
+        ("history.main.raw_orders", "user_id", "IDENTITY")
+    ]
+    assert inputs("history.main.orders_snapshot", "dbt_scd_id") == [
+        ("history.main.orders", "order_id", "TRANSFORMATION")
+    ]
+    assert inputs("history.main.orders_snapshot", "dbt_valid_from") == []
 
 
 def test_snapshot_generated_projects_own_checks_pass(snapshot: Adopted) -> None:

@@ -9,7 +9,10 @@
 * A job that is some other run's parent (the dbt invocation ``dbt-run-<project>``) is a run to
   pick from, not a node of the graph; the Dagster run above it is named by the facet only.
 * A dataset's columns are the latest ``schema`` facet's fields; their classifications the
-  latest ``columnClassification`` facet's.
+  latest ``columnClassification`` facet's; their input columns (column lineage) the latest
+  ``columnLineage`` facet's, which also adds the columns it names that no schema listed (and
+  keeps them when a later ``schema`` facet lists only the documented ones); a column another
+  dataset's lineage reads is a column of the dataset it is read from (a seed's, say).
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ class Column:
     classification: str | None = None
     sensitivity: str | None = None
     pii_type: str | None = None
+    #: The input columns it is made from, ``(dataset, column, subtype)``; None when not known.
+    inputs: list[tuple[Key, str, str]] | None = None
 
     @property
     def pii(self) -> bool:
@@ -124,6 +129,12 @@ def build_graph(events: Iterable[Mapping[str, Any]]) -> Graph:
         except (KeyError, TypeError, AttributeError, ValueError):
             continue
         graph.events += 1
+    for dataset in list(graph.datasets.values()):  # a column read is a column of what it reads
+        for column in list(dataset.columns.values()):
+            for key, name, _ in column.inputs or ():
+                read = graph.datasets.get(key)
+                if read is not None and name not in read.columns:
+                    read.columns[name] = Column(name)
     for run in graph.runs.values():
         parent = graph.runs.get(run.parent[0]) if run.parent is not None else None
         if run.state == "running" and parent is not None and parent.state != "running":
@@ -199,8 +210,11 @@ def _fold_dataset(graph: Graph, item: Mapping[str, Any]) -> Key:
             column = Column(name, entry.get("type"), entry.get("description"))
             if old is not None:
                 column.classification, column.sensitivity = old.classification, old.sensitivity
-                column.pii_type = old.pii_type
+                column.pii_type, column.inputs = old.pii_type, old.inputs
             dataset.columns[name] = column
+        for name, old in known.items():  # columns known from column lineage, not documented
+            if old.inputs is not None and name not in dataset.columns:
+                dataset.columns[name] = old
     classified = (facets.get("columnClassification") or {}).get("columns")
     if isinstance(classified, Mapping):
         for name, value in classified.items():
@@ -208,7 +222,18 @@ def _fold_dataset(graph: Graph, item: Mapping[str, Any]) -> Key:
             column.classification = str(value.get("classification") or "") or None
             column.sensitivity = str(value.get("sensitivity") or "") or None
             column.pii_type = str(value.get("piiType") or "") or None
+    traced = (facets.get("columnLineage") or {}).get("fields")
+    if isinstance(traced, Mapping):
+        for name, value in traced.items():
+            column = dataset.columns.setdefault(str(name), Column(str(name)))
+            column.inputs = [_input(one) for one in value.get("inputFields") or []]
     return key
+
+
+def _input(field: Mapping[str, Any]) -> tuple[Key, str, str]:
+    kinds = [t.get("subtype") for t in field.get("transformations") or [] if isinstance(t, dict)]
+    subtype = str(next((kind for kind in kinds if kind), "") or "")
+    return (str(field["namespace"]), str(field["name"])), str(field["field"]), subtype
 
 
 def _time(value: str) -> datetime:

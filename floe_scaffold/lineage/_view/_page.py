@@ -4,7 +4,8 @@ The page's data is one JSON document (:func:`page_data`) in a ``<script type=
 "application/json">`` element, escaped so that no string in it can close the element; the
 page's own script (``page.js``) draws the graph from it as SVG and handles search, zoom and pan,
 the run picker and the details panel. Every part grows linearly with the graph: nodes, edges,
-columns, and per run a row for each node it ran (at most :data:`MAX_RUNS` runs).
+columns and their input columns, and per run a row for each node it ran (at most
+:data:`MAX_RUNS` runs).
 """
 
 from __future__ import annotations
@@ -70,7 +71,15 @@ def page_data(graph: Graph, *, source: str, skipped: int) -> dict[str, Any]:
         else:
             columns = graph.datasets[key].columns.values()
             node["c"] = [
-                [c.name, c.type, c.classification, c.sensitivity, c.pii_type, int(c.pii)]
+                [
+                    c.name,
+                    c.type,
+                    c.classification,
+                    c.sensitivity,
+                    c.pii_type,
+                    int(c.pii),
+                    _inputs(c.inputs, index),
+                ]
                 for c in columns
             ]
         nodes.append(node)
@@ -84,7 +93,33 @@ def page_data(graph: Graph, *, source: str, skipped: int) -> dict[str, Any]:
         "runs": _runs(graph, index, errors),
         "errors": errors.items,
         "states": list(_STATES),
+        "subtypes": [name.lower() for name in _SUBTYPES],
     }
+
+
+#: A column input's subtype, as the page stores it (the facet's DIRECT subtypes).
+_SUBTYPES = {"IDENTITY": 0, "TRANSFORMATION": 1, "AGGREGATION": 2}
+
+
+def _inputs(
+    inputs: list[tuple[Key, str, str]] | None, index: Mapping[tuple[str, Key], int]
+) -> list[list[Any]] | None:
+    """A column's input columns as ``[node, column, subtype]`` (None: its lineage is unknown).
+
+    ``node`` is the input dataset's position in ``nodes``; a dataset the graph does not show is
+    ``-1`` with its ``namespace/name`` as a fourth item. ``subtype`` indexes ``subtypes``.
+    """
+    if inputs is None:
+        return None
+    found: list[list[Any]] = []
+    for key, column, subtype in inputs:
+        kind = _SUBTYPES.get(subtype, 1)
+        position = index.get(("dataset", key))
+        if position is None:
+            found.append([-1, column, kind, f"{key[0]}/{key[1]}"])
+        else:
+            found.append([position, column, kind])
+    return found
 
 
 def _node_run(run: Run, errors: _Strings) -> list[Any]:

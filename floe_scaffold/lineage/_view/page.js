@@ -18,6 +18,7 @@
   const incident = nodes.map(() => []);
   let selected = -1;
   let current = null; // the picked run, or null for the latest state of every job
+  let column = null; // the selected column: { node, name }, or null
 
   function el(name, attrs, parent) {
     const node = document.createElementNS(SVG, name);
@@ -215,7 +216,18 @@
         node.c.forEach(function (c) {
           const tr = html("tr");
           tr.setAttribute("data-column", c[0]);
-          tr.appendChild(html("td", c[0]));
+          const name = html("td");
+          if (c[6] || readersOf(index, c[0]).length) {
+            const link = html("a", c[0], "col");
+            link.href = "#";
+            link.title = "trace this column upstream and downstream";
+            link.addEventListener("click", function (event) { event.preventDefault(); selectColumn(index, c[0], false); });
+            name.appendChild(link);
+          } else {
+            name.textContent = c[0];
+          }
+          if (column && column.node === index && column.name === c[0]) tr.className = "col-selected";
+          tr.appendChild(name);
           tr.appendChild(html("td", c[1] || ""));
           const cell = html("td");
           if (c[2]) {
@@ -231,12 +243,106 @@
         });
         details.appendChild(columns);
       }
+      if (column && column.node === index) showColumn(column);
     }
     details.appendChild(html("h3", node.k === "job" ? "inputs" : "produced by"));
     details.appendChild(nodeList(neighbours(index, "in")));
     details.appendChild(html("h3", node.k === "job" ? "outputs" : "read by"));
     details.appendChild(nodeList(neighbours(index, "out")));
   }
+  // -- column lineage -------------------------------------------------------------------------
+  function columnRow(index, name) {
+    const node = nodes[index];
+    if (node.k !== "dataset") return null;
+    node.byColumn = node.byColumn || node.c.reduce(function (map, c) { map[c[0]] = c; return map; }, {});
+    return node.byColumn[name] || null;
+  }
+  let readers = null; // "node\u0000column" -> [[node, column, subtype]]: who reads each column
+  function readersOf(index, name) {
+    if (readers === null) {
+      readers = new Map();
+      nodes.forEach(function (node, at) {
+        if (node.k !== "dataset") return;
+        node.c.forEach(function (c) {
+          (c[6] || []).forEach(function (input) {
+            if (input[0] < 0) return;
+            const key = input[0] + "\u0000" + input[1];
+            if (!readers.has(key)) readers.set(key, []);
+            readers.get(key).push([at, c[0], input[2]]);
+          });
+        });
+      });
+    }
+    return readers.get(index + "\u0000" + name) || [];
+  }
+  // Every column upstream (inputs, then theirs...) or downstream of one, nearest first.
+  function columnClosure(index, name, upstream) {
+    const found = [], seen = new Set([index + "\u0000" + name]);
+    const queue = [[index, name]];
+    while (queue.length) {
+      const at = queue.shift();
+      const next = upstream ? ((columnRow(at[0], at[1]) || [])[6] || []) : readersOf(at[0], at[1]);
+      next.forEach(function (item) {
+        const key = item[0] < 0 ? item[3] + "\u0000" + item[1] : item[0] + "\u0000" + item[1];
+        if (seen.has(key)) return;
+        seen.add(key);
+        found.push(item);
+        if (item[0] >= 0) queue.push([item[0], item[1]]);
+      });
+    }
+    return found;
+  }
+  function columnList(items, cls) {
+    const list = html("ul", null, cls);
+    if (!items.length) list.appendChild(html("li", "none", "hint"));
+    items.forEach(function (item) {
+      const li = html("li");
+      const where = item[0] < 0 ? item[3] : nodes[item[0]].ns + "/" + nodes[item[0]].n;
+      li.setAttribute("data-ref", where + "#" + item[1]);
+      const text = (item[0] < 0 ? item[3].split("/").pop() : nodes[item[0]].n) + "." + item[1];
+      if (item[0] >= 0 && columnRow(item[0], item[1])) {
+        const link = html("a", text);
+        link.href = "#";
+        link.addEventListener("click", function (event) { event.preventDefault(); selectColumn(item[0], item[1], true); });
+        li.appendChild(link);
+      } else {
+        li.appendChild(document.createTextNode(text));
+      }
+      li.appendChild(html("span", " " + data.subtypes[item[2]], "subtype"));
+      list.appendChild(li);
+    });
+    return list;
+  }
+  function showColumn(chosen) {
+    details.setAttribute("data-column", chosen.name);
+    details.appendChild(html("h3", "column " + chosen.name + ": upstream"));
+    const direct = (columnRow(chosen.node, chosen.name) || [])[6];
+    if (direct && !direct.length) details.appendChild(html("p", "made from no column (a literal, count(*), ...)", "hint"));
+    details.appendChild(columnList(columnClosure(chosen.node, chosen.name, true), "col-up"));
+    details.appendChild(html("h3", "column " + chosen.name + ": downstream"));
+    details.appendChild(columnList(columnClosure(chosen.node, chosen.name, false), "col-down"));
+  }
+  function selectColumn(index, name, center) {
+    column = { node: index, name: name };
+    select(index, center, true);
+  }
+  function columnLineageNodes() {
+    const keep = new Set([column.node]);
+    columnClosure(column.node, column.name, true).concat(columnClosure(column.node, column.name, false))
+      .forEach(function (item) { if (item[0] >= 0) keep.add(item[0]); });
+    // The jobs between two kept datasets, and the edges between kept nodes.
+    const jobs = new Set();
+    keep.forEach(function (at) {
+      neighbours(at, "out").forEach(function (job) {
+        if (neighbours(job, "out").some(function (out) { return keep.has(out); })) jobs.add(job);
+      });
+    });
+    jobs.forEach(function (job) { keep.add(job); });
+    const edges = new Set();
+    data.edges.forEach(function (edge, position) { if (keep.has(edge[0]) && keep.has(edge[1])) edges.add(position); });
+    return { nodes: keep, edges: edges };
+  }
+
   // Everything upstream and downstream of a node (its lineage), as node and edge positions.
   function lineageOf(index) {
     const seenNodes = new Set([index]), seenEdges = new Set();
@@ -259,12 +365,14 @@
   const trace = document.getElementById("trace");
   function fade() {
     const on = trace.checked && selected >= 0;
-    const keep = on ? lineageOf(selected) : null;
+    const keep = on ? (column ? columnLineageNodes() : lineageOf(selected)) : null;
     elements.forEach(function (g, index) { g.classList.toggle("faded", on && !keep.nodes.has(index)); });
     edgeElements.forEach(function (e, position) { e.classList.toggle("faded", on && !keep.edges.has(position)); });
   }
   trace.addEventListener("change", fade);
-  function select(index, center) {
+  function select(index, center, keepColumn) {
+    if (!keepColumn) column = null;
+    details.removeAttribute("data-column");
     if (selected >= 0) {
       elements[selected].classList.remove("selected");
       incident[selected].forEach(function (position) { edgeElements[position].classList.remove("hl"); });
