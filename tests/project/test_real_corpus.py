@@ -41,6 +41,7 @@ from tests.observability.column_coverage import (
     events_of,
     postgres_columns,
 )
+from tests.observability.lineage_receiver import floe_lineage_validator
 from tests.postgres import PostgresInfo, embedded_postgres
 from tests.project.conftest import BIN, run_in
 from tests.project.test_real_projects import _graph, scaffold_graph
@@ -377,8 +378,11 @@ def test_a_plain_project_gets_no_key_warning(tmp_path: Path) -> None:
 
 def _assert_column_lineage(adopted: Adopted, warehouse: dict[str, list[str]]) -> Coverage:
     """>= 90 % of the models and of their columns have column lineage, in the events and on
-    the materializations alike."""
+    the materializations alike; every event valid against the OpenLineage schemas."""
     events = events_of(adopted.project / ".floe" / "lineage" / "events.jsonl")
+    validator = floe_lineage_validator()
+    invalid = [problem for event in events for problem in validator.errors(event)]
+    assert invalid == [], invalid[:10]
     found = coverage(events, warehouse)
     assert found.model_share >= 0.9 and found.column_share >= 0.9, (
         f"{found}; untraced: {found.untraced[:40]}"
