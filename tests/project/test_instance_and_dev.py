@@ -186,7 +186,14 @@ def test_a_floe_run_shows_in_floe_dev_which_stops_cleanly_on_sigterm(
 
     output = log.read_text(errors="replace")
     assert f"the Dagster UI is at http://127.0.0.1:{port}" in output
-    assert not [line for line in output.splitlines() if "warn" in line.lower()], output
+    # Dagster's proxy server manager may see a code server that the group's SIGINT stopped
+    # before the manager itself was told to stop (a race inside `dagster dev`, also on a
+    # terminal's Ctrl-C): that one line says so and is no fault of the stop.
+    raced = "Code server process has exited with code 0. Restarting the code server process."
+    warnings = [
+        line for line in output.splitlines() if "warn" in line.lower() and raced not in line
+    ]
+    assert not warnings, output
     assert len(tree) >= 4, f"webserver, daemon and code servers under floe dev: {tree}"
     assert code == 0, output
     assert left == [], f"still running {stopped_after:.1f} s after SIGTERM: {left}"
