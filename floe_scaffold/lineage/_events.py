@@ -21,6 +21,7 @@ from openlineage.client.facet_v2 import (
     datasource_dataset,
     error_message_run,
     job_type_job,
+    output_statistics_output_dataset,
     parent_run,
     processing_engine_run,
     schema_dataset,
@@ -104,11 +105,14 @@ def dataset(
     columns: Mapping[str, Mapping[str, Any]] | None = None,
     classifications: Mapping[str, Mapping[str, Any]] | None = None,
     column_lineage: Mapping[str, Sequence[InputColumn]] | None = None,
+    rows: int | None = None,
 ) -> dict[str, Any]:
     """The facets of one dataset: data source, schema (from the manifest), classifications.
 
     ``column_lineage`` gives each output column's input columns (all in ``namespace``; none for
-    a column made from no column, a literal say), sent as the ``columnLineage`` facet.
+    a column made from no column, a literal say), sent as the ``columnLineage`` facet. ``rows``
+    (an output's rows written, as the adapter reported them) is its ``outputStatistics`` facet,
+    sent as dbt-ol sends it: only for a positive count.
     """
     facets: dict[str, Any] = {
         "dataSource": datasource_dataset.DatasourceDatasetFacet(
@@ -162,7 +166,14 @@ def dataset(
             },
             producer=PRODUCER,
         )
-    return {"namespace": namespace, "name": name, "facets": facets}
+    found: dict[str, Any] = {"namespace": namespace, "name": name, "facets": facets}
+    if rows is not None and rows > 0:
+        found["outputFacets"] = {
+            "outputStatistics": output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
+                rowCount=rows, producer=PRODUCER
+            )
+        }
+    return found
 
 
 def singular_test_facet(execution: Mapping[str, Any]) -> Any | None:
@@ -240,7 +251,10 @@ def run_event(
         inputs=input_datasets,
         outputs=[
             OutputDataset(
-                namespace=item["namespace"], name=item["name"], facets=dict(item["facets"])
+                namespace=item["namespace"],
+                name=item["name"],
+                facets=dict(item["facets"]),
+                outputFacets=dict(item.get("outputFacets") or {}),
             )
             for item in outputs
         ],

@@ -12,10 +12,11 @@ dbt-ol leaves out. Datasets are the relations that exist where dbt-ol's are not:
 ``identifier``, a source the project makes as its maker's output, an ephemeral model looked
 through to what it reads. A model's or snapshot's COMPLETE output carries the ``columnLineage``
 facet the run's column tracker read (``floe_scaffold/_column_lineage``), each input column named
-as its dataset is here. The ``sql`` facet holds compiled SQL only: the manifest's
-``compiled_code``, else the file dbt compiled in this invocation's target path, else nothing: a
-START goes out before dbt compiled the node (the file is read only for COMPLETE or FAIL), never
-with raw Jinja.
+as its dataset is here, and every COMPLETE output the ``outputStatistics`` facet with the rows
+the adapter reported in dbt's result line (``_dbt_results``; none where it reports no count).
+The ``sql`` facet holds compiled SQL only: the manifest's ``compiled_code``, else the file dbt
+compiled in this invocation's target path, else nothing: a START goes out before dbt compiled
+the node (the file is read only for COMPLETE or FAIL), never with raw Jinja.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from openlineage.client.event_v2 import RunState
 from openlineage.client.uuid import generate_new_uuid
 
 from floe_scaffold._column_lineage import ColumnTracker, Origin, compiled_sql
+from floe_scaffold._dbt_results import reported_rows
 from floe_scaffold._relations import is_ephemeral, produced_sources
 from floe_scaffold.lineage._config import LineageTarget
 from floe_scaffold.lineage._dispatch import Dispatcher
@@ -250,6 +252,7 @@ class LineageRecorder:
                 node_info.get("node_finished_at"),
                 error=self.failure_message(unique_id, raw) if failed else None,
                 trace=trace,
+                rows=reported_rows(raw.get("data") or {}),
             )
 
     def failure_message(self, unique_id: str, raw: Mapping[str, Any]) -> str:
@@ -276,6 +279,7 @@ class LineageRecorder:
         *,
         error: str | None = None,
         trace: tuple[str, str] | None = None,
+        rows: int | None = None,
     ) -> None:
         unique_id = str(node["unique_id"])
         resource = str(node["resource_type"])
@@ -289,7 +293,7 @@ class LineageRecorder:
             resource_type=resource,
             sql=sql,
             inputs=[self._dataset(p) for p in self._parents_of(unique_id, _INPUT_PREFIXES)],
-            outputs=[] if state == RunState.FAIL else [self._output(node, state)],
+            outputs=[] if state == RunState.FAIL else [self._output(node, state, rows)],
             error=error,
             trace=trace,
         )
@@ -442,8 +446,13 @@ class LineageRecorder:
     def _dataset(self, node: Mapping[str, Any]) -> dict[str, Any]:
         return dataset(self._namespace, self._name(node))
 
-    def _output(self, node: Mapping[str, Any], state: RunState) -> dict[str, Any]:
-        """The relation a node wrote, with its schema and (once built) its column lineage."""
+    def _output(
+        self, node: Mapping[str, Any], state: RunState, rows: int | None = None
+    ) -> dict[str, Any]:
+        """The relation a node wrote, with its schema and, once built, its column lineage.
+
+        ``rows``: what the adapter reported written, the ``outputStatistics`` facet.
+        """
         found = None
         if state == RunState.COMPLETE and self._columns is not None:
             found = self._columns.lineage_of(str(node["unique_id"]))
@@ -463,6 +472,7 @@ class LineageRecorder:
             columns=node.get("columns"),
             classifications=self._classified(node),
             column_lineage=traced,
+            rows=rows if state == RunState.COMPLETE else None,
         )
 
     def _origin_name(self, origin: Origin) -> str:

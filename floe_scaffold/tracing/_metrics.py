@@ -15,11 +15,11 @@ unique ids of tests or per-run ids: those would make a series per run.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from floe_scaffold._dbt_results import reported_rows
 from floe_scaffold.tracing._config import MetricsTarget
 from floe_scaffold.tracing._meter import meter_for
 
@@ -38,7 +38,6 @@ _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120
 _RUN_BUCKETS = (1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400)
 _RESULTS = {"LogModelResult", "LogSeedResult", "LogSnapshotResult", "LogTestResult"}
 _TESTS = {"test", "unit_test"}
-_ROWS = re.compile(r"(\d+)\s*\)?\s*$")
 
 
 def _number(value: Any) -> float | None:
@@ -129,9 +128,9 @@ class MetricsRecorder:
             if failures is not None:
                 self._failures.add(int(failures), attributes)
             return
-        rows = _ROWS.search(str(data.get("result_message") or data.get("status") or ""))
-        if rows:
-            self._pending_rows[unique_id] = (int(rows.group(1)), attributes)
+        rows = reported_rows(data)
+        if rows is not None:
+            self._pending_rows[unique_id] = (rows, attributes)
 
     def _finished(self, unique_id: str, info: Mapping[str, Any], result: Mapping[str, Any]) -> None:
         """Count from dbt's NodeFinished (debug level: there when events arrive unfiltered)."""

@@ -7,7 +7,6 @@ span records dbt's error as an exception event and ERROR status.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
+from floe_scaffold._dbt_results import reported_rows
 from floe_scaffold.tracing._config import TracingTarget
 from floe_scaffold.tracing._provider import provider_for
 
@@ -23,7 +23,6 @@ __all__ = ["SpanRecorder", "TraceIds"]
 _MATERIALIZED = {"model", "seed", "snapshot"}
 _RESULT_EVENTS = {"LogSeedResult", "LogModelResult", "LogSnapshotResult"}
 _FAILED = {"error", "fail", "runtime error"}
-_ROWS = re.compile(r"(\d+)\s*\)?\s*$")
 TraceIds = tuple[str, str]
 
 
@@ -139,9 +138,9 @@ class SpanRecorder:
         seconds = data.get("execution_time")
         if isinstance(seconds, int | float):
             span.set_attribute("dbt.execution_time_s", float(seconds))
-        rows = _ROWS.search(str(data.get("result_message") or data.get("status") or ""))
-        if rows:
-            span.set_attribute("dbt.rows_affected", int(rows.group(1)))
+        rows = reported_rows(data)
+        if rows is not None:
+            span.set_attribute("dbt.rows_affected", rows)
         if status in _FAILED:
             span.set_status(Status(StatusCode.ERROR, f"dbt reported {status}"))
         else:

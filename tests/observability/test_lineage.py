@@ -82,6 +82,17 @@ def test_every_model_gets_start_then_complete(
             assert event["job"]["namespace"] == "floe-demo"
             assert event["outputs"][0]["namespace"] == namespace
             assert event["job"]["facets"]["jobType"]["integration"] == "DBT"
+    # outputStatistics: the rows the adapter reported written (DuckDB counts a seed's inserts,
+    # not a model's `create table as`), as dbt-ol reads them from adapter_response.
+    written = {
+        _node(evs[1]): evs[1]["outputs"][0]["outputFacets"].get("outputStatistics")
+        for evs in nodes.values()
+    }
+    for seed in SEEDS:
+        csv = project / "dbt" / "seeds" / f"{seed}.csv"
+        lines = len(csv.read_text(encoding="utf-8").splitlines()) - 1
+        assert written[seed] is not None and written[seed]["rowCount"] == lines, seed
+    assert all(written[model] is None for model in MODELS)
     orders = next(evs for evs in nodes.values() if _node(evs[0]) == "orders")
     complete = orders[1]
     assert {i["name"] for i in complete["inputs"]} == {

@@ -41,6 +41,7 @@ from tests.observability.column_coverage import (
     events_of,
     postgres_columns,
 )
+from tests.observability.dbt_ol_oracle import dbt_ol_events, dbt_ol_profile, terminal
 from tests.observability.lineage_receiver import floe_lineage_validator
 from tests.postgres import PostgresInfo, embedded_postgres
 from tests.project.conftest import BIN, run_in
@@ -401,6 +402,59 @@ def test_zendesk_column_lineage_covers_its_models_and_columns(
         warehouse = postgres_columns(cursor)
     found = _assert_column_lineage(zendesk, warehouse)
     assert found.models >= 70 and found.columns_with_inputs >= 0.9 * found.columns, str(found)
+
+
+@pytest.mark.requirement("FR-014")
+def test_zendesk_output_statistics_are_dbt_ols_and_the_rows_postgres_holds(
+    zendesk: Adopted, zendesk_server: PostgresInfo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each COMPLETE output's ``outputStatistics`` is what dbt-ol makes of the same run (its
+    processor fed this run's manifest and ``run_results.json``), and for a table or seed, which
+    is written whole, the rows PostgreSQL holds."""
+    _assert_ran(zendesk)
+    manifest = _manifest(zendesk)
+    # One run_results.json per dbt invocation: the run is staged (sources over its seeds).
+    invocations = [
+        json.loads(path.read_text(encoding="utf-8"))
+        for path in (zendesk.dbt_dir / "target").glob("*/run_results.json")
+    ]
+    results = {**invocations[0], "results": [r for i in invocations for r in i["results"]]}
+    for name, value in zendesk.env.items():
+        monkeypatch.setenv(name, value)
+    profile = dbt_ol_profile(zendesk.project / ".floe" / "profiles", "integration_tests")
+    theirs = terminal(dbt_ol_events(manifest, results, profile))
+    ours = terminal(events_of(zendesk.project / ".floe" / "lineage" / "events.jsonl"))
+
+    def rows(event: dict[str, Any]) -> list[int | None]:
+        return [
+            ((output.get("outputFacets") or {}).get("outputStatistics") or {}).get("rowCount")
+            for output in event["outputs"]
+        ]
+
+    compared = [name for name in theirs if theirs[name]["outputs"]]
+    assert len(compared) >= 70, "dbt-ol's model jobs"
+    assert {name: rows(theirs[name]) for name in compared} == {
+        name: rows(ours[name]) for name in compared
+    }
+    counts = [name for name in compared if any(r is not None for r in rows(theirs[name]))]
+    assert len(counts) >= 30, "dbt-ol's jobs with a row count (tables and incremental models)"
+    whole = {  # dataset name (database.schema.alias) -> relation, as dbt quotes it
+        str(node["relation_name"]).replace('"', ""): str(node["relation_name"])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "seed"
+        or (node["resource_type"] == "model" and node["config"]["materialized"] == "table")
+    }
+    counted = 0
+    with zendesk_server.connect(admin=True) as db, db.cursor() as cursor:
+        for event in ours.values():
+            for output, found in zip(event["outputs"], rows(event), strict=True):
+                relation = whole.get(output["name"])
+                if relation is None or found is None:
+                    continue
+                cursor.execute(f"select count(*) from {relation}")  # noqa: S608
+                assert cursor.fetchone() == (found,), output["name"]
+                counted += 1
+    assert counted >= 50, "the seeds and tables with rows"
 
 
 def test_evaluator_column_lineage_covers_its_models_and_columns(evaluator: Adopted) -> None:
