@@ -39,7 +39,7 @@ from floe_scaffold.components._automation import (
     with_automation,
 )
 from floe_scaffold.components._dbt_step import DbtRunConfig, dbt_stages, run_args
-from floe_scaffold.components._executor import floe_executor
+from floe_scaffold.components._executor import floe_executor_for
 from floe_scaffold.components._freshness import (
     CHECK_NAME,
     FreshnessSettings,
@@ -69,6 +69,7 @@ from floe_scaffold.components._translator import FloeTranslator
 from floe_scaffold.contract import CompiledArtifacts, load_artifacts
 from floe_scaffold.errors import EXIT_INVALID_INPUT, FloeError
 from floe_scaffold.lineage import LineageTarget, resolve_lineage
+from floe_scaffold.lineage._dagster_run import DagsterRunLineage
 from floe_scaffold.tracing import MetricsTarget, TracingTarget, resolve_metrics, resolve_tracing
 
 __all__ = [
@@ -414,7 +415,9 @@ class FloeDbtProject(dg.Component, dg.Model, dg.Resolvable):
             assets=[assets, *(spec for spec in built.extra_specs if spec.key not in assets.keys)],
             asset_checks=[freshness] if freshness is not None else None,
             schedules=build_schedules(assets, self.schedules),
-            executor=floe_executor if self.executor == "auto" else None,
+            executor=(
+                floe_executor_for(DagsterRunLineage(lineage)) if self.executor == "auto" else None
+            ),
         )
 
     def translator(

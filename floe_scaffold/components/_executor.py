@@ -13,6 +13,11 @@ Run config keeps Dagster's two modes and adds the default ``auto``, which takes 
 * ``auto``: in the run's process when every level of the plan has one step (the steps form a
   chain), else a process per step as Dagster does;
 * ``multiprocess`` / ``in_process``: exactly Dagster's.
+
+Whichever runs the steps, the executor sees the whole run: with lineage on, it sends the Dagster
+run's own OpenLineage START before the first step and COMPLETE, FAIL (a step failed) or ABORT
+(the run was stopped) after the last (``lineage/_dagster_run``). ``floe run`` sends the same
+around its in-process execution, with the definition's :attr:`FloeExecutorDefinition.run_lineage`.
 """
 
 from __future__ import annotations
@@ -31,12 +36,20 @@ from dagster._core.definitions.executor_definition import (
 from dagster._core.execution.retries import RetryMode
 from dagster._core.execution.step_dependency_config import StepDependencyConfig
 
+from floe_scaffold.lineage._dagster_run import DagsterRun, DagsterRunLineage
+
 if TYPE_CHECKING:
     from dagster._core.events import DagsterEvent
     from dagster._core.execution.context.system import PlanOrchestrationContext
     from dagster._core.execution.plan.plan import ExecutionPlan
 
-__all__ = ["EXECUTOR_NAME", "floe_executor", "runs_in_process"]
+__all__ = [
+    "EXECUTOR_NAME",
+    "FloeExecutorDefinition",
+    "floe_executor",
+    "floe_executor_for",
+    "runs_in_process",
+]
 
 EXECUTOR_NAME = "floe_auto_executor"
 
@@ -73,31 +86,102 @@ class AutoExecutor(dg.Executor):
         return chosen.execute(plan_context, execution_plan)
 
 
+class _RunLineageExecutor(dg.Executor):
+    """``inner``, with the Dagster run's START before its steps and its end after them."""
+
+    def __init__(self, inner: dg.Executor, lineage: DagsterRunLineage) -> None:
+        self._inner, self._lineage = inner, lineage
+
+    @property
+    def retries(self) -> RetryMode:
+        return self._inner.retries
+
+    @property
+    def step_dependency_config(self) -> StepDependencyConfig:
+        return self._inner.step_dependency_config
+
+    def execute(
+        self, plan_context: PlanOrchestrationContext, execution_plan: ExecutionPlan
+    ) -> Iterator[DagsterEvent]:
+        dagster_run = plan_context.dagster_run
+        run = DagsterRun(dagster_run.run_id, dagster_run.job_name)
+        self._lineage.started(run)
+        failures: list[str] = []
+        try:
+            for event in self._inner.execute(plan_context, execution_plan):
+                if event.is_step_failure:
+                    failures.append(step_failure_text(event))
+                yield event
+        except (GeneratorExit, KeyboardInterrupt) as stop:
+            self._lineage.aborted(run, f"the run was stopped ({type(stop).__name__})")
+            raise
+        except BaseException as error:
+            self._lineage.ended(run, success=False, error=str(error) or type(error).__name__)
+            raise
+        self._lineage.ended(run, success=not failures, error="\n".join(failures) or None)
+
+
+def step_failure_text(event: DagsterEvent) -> str:
+    """``step <key> failed: <message>`` of a STEP_FAILURE event.
+
+    The message is the error's innermost cause's: the user's or dbt's error, not Dagster's
+    wrapper around it.
+    """
+    error = event.step_failure_data.error
+    while error is not None and error.cause is not None:
+        error = error.cause
+    message = error.message.strip() if error is not None else ""
+    return f"step {event.step_key} failed" + (f": {message}" if message else "")
+
+
+class FloeExecutorDefinition(dg.ExecutorDefinition):
+    """floe's executor definition; ``run_lineage`` sends each run's own lineage (or None)."""
+
+    def __init__(self, run_lineage: DagsterRunLineage | None) -> None:
+        super().__init__(
+            name=EXECUTOR_NAME,
+            config_schema=dg.Field(
+                dg.Selector(  # type: ignore[no-untyped-call]
+                    {
+                        "auto": MULTI_PROC_CONFIG,
+                        "multiprocess": MULTI_PROC_CONFIG,
+                        "in_process": IN_PROC_CONFIG,
+                    }
+                ),
+                default_value={"auto": {}},
+            ),
+            executor_creation_fn=self._create,
+            requirements=_requirements,
+            description="Dagster's default executor with `auto` as the default mode: in the "
+            "run's process for a chain of steps, a process per step otherwise.",
+        )
+        self.run_lineage = run_lineage
+
+    def _create(self, init_context: dg.InitExecutorContext) -> dg.Executor:
+        """Dagster's default executor with ``auto`` (module docstring) as the default mode."""
+        config: Mapping[str, Any] = init_context.executor_config
+        mode, settings = next(iter(config.items()))
+        chosen: dg.Executor
+        if mode == "in_process":
+            chosen = _core_in_process_executor_creation(settings)
+        elif mode == "multiprocess":
+            chosen = _core_multiprocess_executor_creation(settings)
+        else:
+            chosen = AutoExecutor(settings)
+        if self.run_lineage is None or not self.run_lineage.target.enabled:
+            return chosen
+        return _RunLineageExecutor(chosen, self.run_lineage)
+
+
 def _requirements(config: Mapping[str, Any]) -> Any:
     # A process per step needs a persistent instance; ``auto`` may start processes too.
     return [] if "in_process" in config else multiple_process_executor_requirements()
 
 
-@dg.executor(
-    name=EXECUTOR_NAME,
-    config_schema=dg.Field(
-        dg.Selector(  # type: ignore[no-untyped-call]
-            {
-                "auto": MULTI_PROC_CONFIG,
-                "multiprocess": MULTI_PROC_CONFIG,
-                "in_process": IN_PROC_CONFIG,
-            }
-        ),
-        default_value={"auto": {}},
-    ),
-    requirements=_requirements,
-)
-def floe_executor(init_context: dg.InitExecutorContext) -> dg.Executor:
-    """Dagster's default executor with ``auto`` (module docstring) as the default mode."""
-    config: Mapping[str, Any] = init_context.executor_config
-    mode, settings = next(iter(config.items()))
-    if mode == "in_process":
-        return _core_in_process_executor_creation(settings)
-    if mode == "multiprocess":
-        return _core_multiprocess_executor_creation(settings)
-    return AutoExecutor(settings)
+def floe_executor_for(run_lineage: DagsterRunLineage | None) -> FloeExecutorDefinition:
+    """The project's executor, sending each run's own lineage with ``run_lineage`` (or none)."""
+    return FloeExecutorDefinition(run_lineage)
+
+
+#: floe's executor without run lineage.
+floe_executor = floe_executor_for(None)

@@ -37,6 +37,7 @@ __all__ = [
     "InputColumn",
     "Parent",
     "dataset",
+    "orchestrator_event",
     "run_event",
     "singular_test_facet",
     "strip_ansi",
@@ -258,6 +259,53 @@ def run_event(
             )
             for item in outputs
         ],
+        producer=PRODUCER,
+    )
+    _clean(event)
+    return event
+
+
+def orchestrator_event(
+    state: RunState,
+    *,
+    run_id: str,
+    namespace: str,
+    job_name: str,
+    event_time: str,
+    error: str | None = None,
+) -> RunEvent:
+    """One RunEvent of the Dagster run itself: the root of every dbt invocation it makes.
+
+    No parent, no datasets (its dbt invocations and their nodes carry those); the job type and
+    processing engine name Dagster, as the nodes' name dbt.
+    """
+    import dagster
+
+    facets: dict[str, Any] = {
+        "processing_engine": processing_engine_run.ProcessingEngineRunFacet(
+            version=dagster.__version__,
+            name="dagster",
+            openlineageAdapterVersion=__version__,
+            producer=PRODUCER,
+        )
+    }
+    if error is not None:
+        facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
+            message=error, programmingLanguage="python", producer=PRODUCER
+        )
+    event = RunEvent(
+        eventType=state,
+        eventTime=event_time,
+        run=Run(runId=run_id, facets=facets),
+        job=Job(
+            namespace=namespace,
+            name=job_name,
+            facets={
+                "jobType": job_type_job.JobTypeJobFacet(
+                    processingType="BATCH", integration="DAGSTER", jobType="JOB", producer=PRODUCER
+                )
+            },
+        ),
         producer=PRODUCER,
     )
     _clean(event)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from floe_scaffold._column_lineage import ColumnTracker, Origin, compiled_sql
 from floe_scaffold._dbt_results import reported_rows
 from floe_scaffold._relations import is_ephemeral, produced_sources
 from floe_scaffold.lineage._config import LineageTarget
+from floe_scaffold.lineage._dagster_run import DAGSTER_NAMESPACE, DagsterRun
 from floe_scaffold.lineage._dispatch import Dispatcher
 from floe_scaffold.lineage._events import (
     PRODUCER,
@@ -73,23 +73,6 @@ _FAILED = {"error", "fail", "runtime error"}
 #: dbt's event for a node it skips (an upstream node failed); for data tests only.
 _SKIPPED_EVENT = "SkippingDetails"
 _ERROR_EVENTS = {"CatchableExceptionOnRun", "GenericExceptionOnRun", "NodeCompiling"}
-#: dbt-ol's namespace for the orchestrator that runs dbt; the Dagster run is the root run.
-DAGSTER_NAMESPACE = "dagster"
-
-
-class DagsterRun:
-    """The Dagster run a dbt invocation belongs to (the root of its lineage)."""
-
-    def __init__(self, run_id: str, job_name: str) -> None:
-        self.run_id, self.job_name = run_id, job_name
-
-    @property
-    def lineage_run_id(self) -> str:
-        """Dagster run ids are UUIDs already; anything else is mapped to a stable UUID."""
-        try:
-            return str(uuid.UUID(self.run_id))
-        except ValueError:
-            return str(uuid.uuid5(uuid.NAMESPACE_URL, f"dagster-run:{self.run_id}"))
 
 
 class _ErrorLog:

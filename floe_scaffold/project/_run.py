@@ -220,6 +220,7 @@ def _run_project(
             recorder = RunRecorder(instance, lambda: dg.DagsterInstance.from_config(where), run_id)
             instance.add_event_listener(run_id, recorder)
         instance.add_event_listener(run_id, _progress_listener(on_progress))
+        lineage = _RunLineage(job, run_id)
         try:
             result = job.execute_in_process(
                 instance=instance,
@@ -235,6 +236,7 @@ def _run_project(
             from floe_scaffold.components._resource import stop_dbt_processes
 
             stop_dbt_processes()
+            lineage.aborted()
             raise
         finally:
             if recorder is not None:
@@ -246,7 +248,9 @@ def _run_project(
         from floe_scaffold.components._resource import stop_dbt_processes
 
         stop_dbt_processes()  # dbt has its SIGINT too; it writes its results, then exits
+        lineage.aborted()
         raise RunInterruptedError(run_id, home)
+    lineage.ended(result)
     failure: str | None = None
     failure_lines: list[str] = []
     trace = None
@@ -326,6 +330,37 @@ class RunInterruptedError(FloeError):
             f"stopped{where}; nodes dbt finished keep their results, run `floe run` again to "
             "build the rest"
         )
+
+
+class _RunLineage:
+    """The Dagster run's own START and end (``lineage/_dagster_run``), for ``floe run``.
+
+    ``execute_in_process`` always runs Dagster's in-process executor, so floe's executor, which
+    sends them for a run worker, never sees this run: its definition's ``run_lineage`` is used
+    here instead (none when the project's definitions use another executor).
+    """
+
+    def __init__(self, job: Any, run_id: str) -> None:
+        from floe_scaffold.lineage._dagster_run import DagsterRun
+
+        self._lineage = getattr(job.executor_def, "run_lineage", None)
+        self._run = DagsterRun(run_id, job.name)
+        if self._lineage is not None:
+            self._lineage.started(self._run)
+
+    def ended(self, result: Any) -> None:
+        if self._lineage is None:
+            return
+        from floe_scaffold.components._executor import step_failure_text
+
+        failures = [step_failure_text(e) for e in result.all_events if e.is_step_failure]
+        self._lineage.ended(
+            self._run, success=result.success, error="\n".join(failures) or "the run failed"
+        )
+
+    def aborted(self) -> None:
+        if self._lineage is not None:
+            self._lineage.aborted(self._run, "the run was interrupted")
 
 
 def _was_interrupted(result: Any) -> bool:

@@ -70,7 +70,16 @@ def test_every_model_gets_start_then_complete(
     parent = jobs.pop("dbt-run-shop")
     assert [e["eventType"] for e in parent] == ["START", "COMPLETE"]
     parent_run = parent[0]["run"]["runId"]
-    assert parent[0]["run"]["facets"]["parent"]["job"]["namespace"] == "dagster"
+    # The Dagster run every invocation names as its parent has its own events: the first and
+    # the last of the run, with no parent of its own (the root).
+    root = parent[0]["run"]["facets"]["parent"]
+    assert (root["job"]["namespace"], root["job"]["name"]) == ("dagster", "__ASSET_JOB")
+    dagster = jobs.pop("__ASSET_JOB")
+    assert [e["eventType"] for e in dagster] == ["START", "COMPLETE"]
+    assert events[0] is dagster[0] and events[-1] is dagster[1]
+    for event in dagster:
+        assert event["run"]["runId"] == root["run"]["runId"]
+        assert event["job"]["namespace"] == "dagster" and "parent" not in event["run"]["facets"]
     nodes = {name: evs for name, evs in jobs.items() if name.endswith((".run", ".seed"))}
     assert {_node(evs[0]) for evs in nodes.values()} == MODELS | SEEDS
     namespace = "duckdb://warehouse.duckdb"  # the profile's path as written, as dbt-ol names it
@@ -127,7 +136,11 @@ def test_every_model_gets_start_then_complete(
     # reached the receiver after the step started and before it ended, by the times the run
     # recorded for the step (the same machine's clock as the receiver's).
     started, ended = _dbt_step_window(project)
-    arrived = lineage_receiver.received_at
+    arrived = [
+        when
+        for event, when in zip(events, lineage_receiver.received_at, strict=True)
+        if event["job"]["namespace"] != "dagster"  # the Dagster run's own: around the step
+    ]
     assert started < min(arrived) and max(arrived) < ended, (started, arrived, ended)
 
 
@@ -194,7 +207,8 @@ def test_data_tests_are_one_test_job_per_tested_model(
     }
     assert len(assertions) == 3, "every test of customers, in one facet"
     order = [e["job"]["name"] for e in lineage_receiver.events]
-    assert order.index("warehouse.main.shop.customers.build.test") < order.index("dbt-run-shop", 1)
+    invocation_end = order.index("dbt-run-shop", order.index("dbt-run-shop") + 1)
+    assert order.index("warehouse.main.shop.customers.build.test") < invocation_end
 
 
 @pytest.mark.requirement("FR-013")
@@ -220,6 +234,9 @@ def test_a_failing_model_gets_fail_with_dbts_message(
     assert escaped == [], "no terminal escape sequence in any event"
     assert "warehouse.main.shop.customers.build.run" not in jobs, "skipped: never started"
     assert [e["eventType"] for e in jobs["dbt-run-shop"]] == ["START", "FAIL"]
+    assert [e["eventType"] for e in jobs["__ASSET_JOB"]] == ["START", "FAIL"]
+    run_failed = jobs["__ASSET_JOB"][1]["run"]["facets"]["errorMessage"]["message"]
+    assert run_failed.startswith("step dbt_build failed"), run_failed
     assert [e["eventType"] for e in jobs["warehouse.main.shop.stg_orders.build.run"]] == [
         "START",
         "COMPLETE",

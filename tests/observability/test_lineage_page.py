@@ -98,6 +98,7 @@ def _expected(log: Path) -> dict[str, Any]:
     edges: set[tuple[str, str]] = set()
     parents: set[str] = set()
     run_jobs: dict[str, str] = {}
+    parent_of: dict[str, str] = {}
     classified: dict[str, dict[str, bool]] = {}
     column_inputs: dict[str, set[str]] = {}
     failed: dict[str, str] = {}
@@ -108,6 +109,7 @@ def _expected(log: Path) -> dict[str, Any]:
         facets = event["run"].get("facets") or {}
         if "parent" in facets:
             parents.add(facets["parent"]["run"]["runId"])
+            parent_of[event["run"]["runId"]] = facets["parent"]["run"]["runId"]
         if event["eventType"] == "FAIL" and "errorMessage" in facets:
             failed[job] = facets["errorMessage"]["message"]
         for side in ("inputs", "outputs"):
@@ -126,11 +128,16 @@ def _expected(log: Path) -> dict[str, Any]:
                         for one in value["inputFields"]
                     }
     parent_jobs = {run_jobs[run] for run in parents if run in run_jobs}
+    # The runs to pick from: the parents of node runs (the dbt invocations), not the Dagster
+    # runs above them.
+    invocations = {parent for run, parent in parent_of.items() if run not in parents}
+    invocation_jobs = {run_jobs[run] for run in invocations if run in run_jobs}
     linked = {job for pair in edges for job in pair if job in jobs}
     return {
         "datasets": datasets,
         "jobs": {job for job in jobs if job in linked or job not in parent_jobs},
         "parent_jobs": parent_jobs,
+        "invocation_jobs": invocation_jobs,
         "edges": edges,
         "classified": classified,
         "column_inputs": column_inputs,
@@ -184,8 +191,11 @@ def _check_dom(page: Any, expected: dict[str, Any], requests: list[str], own: st
     assert {tuple(edge) for edge in edges} == expected["edges"]
     assert len(edges) == len(expected["edges"])
     options = page.inner_text("#runs")
-    for job in expected["parent_jobs"]:
+    assert expected["invocation_jobs"], "a run to pick"
+    assert all("/dbt-run-" in job for job in expected["invocation_jobs"])
+    for job in expected["invocation_jobs"]:
         assert job.split("/", 1)[1] in options
+    assert "__ASSET_JOB" not in options, "a Dagster run is the chain's root, not a run to pick"
     failed = page.eval_on_selector_all(
         ".job[data-state=failed]", "els => els.map(e => [e.dataset.key, e.dataset.error])"
     )

@@ -6,8 +6,10 @@
   until a COMPLETE, FAIL or ABORT, ``unfinished`` when its parent run ended first, ``skipped``
   for a FAIL that says dbt skipped it), the error message of a FAIL, and its parent (the
   ``parent`` run facet, with the root run when given).
-* A job that is some other run's parent (the dbt invocation ``dbt-run-<project>``) is a run to
-  pick from, not a node of the graph; the Dagster run above it is named by the facet only.
+* A job that is some other run's parent is no node of the graph: the dbt invocation
+  ``dbt-run-<project>`` (the parent of node runs) is a run to pick from; the Dagster run above
+  it (its own events, or only named by the ``parent`` facets of a log written before it had
+  them) is the root of the parent chain.
 * A dataset's columns are the latest ``schema`` facet's fields; their classifications the
   latest ``columnClassification`` facet's; their input columns (column lineage) the latest
   ``columnLineage`` facet's, which also adds the columns it names that no schema listed (and
@@ -104,6 +106,16 @@ class Graph:
     def parent_runs(self) -> set[str]:
         """Run ids that are another run's parent (the dbt invocations)."""
         return {run.parent[0] for run in self.runs.values() if run.parent is not None}
+
+    @property
+    def invocation_runs(self) -> set[str]:
+        """The parent runs of node runs (the dbt invocations; not the Dagster runs above them)."""
+        parents = self.parent_runs
+        return {
+            run.parent[0]
+            for run in self.runs.values()
+            if run.parent is not None and run.run_id not in parents
+        }
 
     def graph_jobs(self) -> list[Job]:
         """Jobs shown as nodes: every job with a dataset edge, or that is nobody's parent."""

@@ -142,8 +142,8 @@ def _ref(ref: tuple[str, Key] | None) -> list[str] | None:
 def _runs(
     graph: Graph, index: Mapping[tuple[str, Key], int], errors: _Strings
 ) -> list[dict[str, Any]]:
-    """The last :data:`MAX_RUNS` parent runs, newest first, each with its nodes' states."""
-    parents = [graph.runs[run_id] for run_id in graph.parent_runs if run_id in graph.runs]
+    """The last :data:`MAX_RUNS` dbt invocations, newest first, each with its nodes' states."""
+    parents = [graph.runs[run_id] for run_id in graph.invocation_runs if run_id in graph.runs]
     parents.sort(key=lambda run: run.started or "", reverse=True)
     chosen = {run.run_id: run for run in parents[:MAX_RUNS]}
     children: dict[str, list[list[Any]]] = {run_id: [] for run_id in chosen}
