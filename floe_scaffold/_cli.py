@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["main", "run"]
 
-_EXIT_CODES = """\b
+EXIT_CODES_HELP = """\b
 Exit codes:
   0  success
   1  invalid input (the contract, a property, a name or a path), or a failed run
@@ -108,7 +108,7 @@ def _printable(text: str) -> str:
     return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
-@click.group(epilog=_EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="floe")
 def cli() -> None:
     """Stand up and keep up a Dagster + dbt project from a floe CompiledArtifacts contract."""
@@ -117,7 +117,7 @@ def cli() -> None:
 ArtifactsPath = click.Path(path_type=Path, dir_okay=True)
 
 
-@cli.command(epilog=_EXIT_CODES)
+@cli.command(epilog=EXIT_CODES_HELP)
 @click.argument("path", type=ArtifactsPath)
 @click.option(
     "--project-dir",
@@ -151,7 +151,7 @@ def _warn_about_keys(root: Path, dbt_dir: str | None = None, *, read_manifest: b
         _err().print(line, style="yellow", markup=False)
 
 
-@cli.command(epilog=_EXIT_CODES)
+@cli.command(epilog=EXIT_CODES_HELP)
 @click.option(
     "--out", "out", type=click.Path(path_type=Path, dir_okay=False), help="Write it to FILE."
 )
@@ -169,7 +169,7 @@ def schema(out: Path | None) -> None:
     _out().print(str(out), markup=False)
 
 
-@cli.command(epilog=_EXIT_CODES)
+@cli.command(epilog=EXIT_CODES_HELP)
 @click.argument("path", type=ArtifactsPath)
 @click.option(
     "--out",
@@ -225,7 +225,7 @@ def profiles(
         console.print(f"set before running dbt: {', '.join(needed)}", style="dim", markup=False)
 
 
-@cli.command(epilog=_EXIT_CODES)
+@cli.command(epilog=EXIT_CODES_HELP)
 @click.argument("dest", type=click.Path(path_type=Path, file_okay=False), default=Path())
 @click.option(
     "--artifacts",
@@ -309,7 +309,7 @@ def _how_to_call(name: str) -> tuple[str, str | None]:
     return shlex.quote(str(ours)), shlex.quote(str(activate)) if activate.exists() else None
 
 
-@cli.command(epilog=_EXIT_CODES)
+@cli.command(epilog=EXIT_CODES_HELP)
 @click.argument(
     "dest", type=click.Path(path_type=Path, file_okay=False), default=Path(), required=False
 )
@@ -380,7 +380,7 @@ def update(dest: Path, artifacts: Path | None, diff: bool, recover: bool) -> Non
     console.print(f"  git commit -m {shlex.quote(message)}", markup=False)
 
 
-@cli.command("run", epilog=_EXIT_CODES)
+@cli.command("run", epilog=EXIT_CODES_HELP)
 @click.option("--select", help="dbt selection of the models to run (default: all).")
 @click.option("--exclude", help="dbt selection to leave out of the run (as dbt's --exclude).")
 @click.option(
@@ -494,7 +494,7 @@ def run_command(
         raise RunFailedError(summary.failure or "the run failed")
 
 
-@cli.command(epilog=_EXIT_CODES)
+@cli.command(epilog=EXIT_CODES_HELP)
 @click.option(
     "--project-dir",
     type=click.Path(path_type=Path, file_okay=False),
@@ -571,7 +571,7 @@ def _recover_update(root: Path) -> None:
         _err().print(f"note: rolled back an interrupted `floe update` in {root}", markup=False)
 
 
-@cli.command("lineage", epilog=_EXIT_CODES)
+@cli.command("lineage", epilog=EXIT_CODES_HELP)
 @click.option(
     "--project-dir",
     type=click.Path(path_type=Path, file_okay=False),

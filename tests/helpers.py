@@ -18,6 +18,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
+#: The docs site's sources (mkdocs.yml at the root): where the README's details live.
+DOCS = ROOT / "docs"
 GOLDEN_DIR = FIXTURES / "floe-runtime" / "golden_artifacts" / "v1.0.0"
 CONTRACTS_DIR = FIXTURES / "floe-runtime" / "contracts"
 OPENLINEAGE_SPEC_DIR = FIXTURES / "openlineage-spec" / "spec"
@@ -139,3 +141,8 @@ def weakened(node: pytest.Item, why: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{why}; CI's machine allows the full check, so this one must not weaken")
     node.user_properties.append(("weakened", why))
+
+
+def docs_page(name: str) -> str:
+    """The Markdown of one docs page, ``docs/<name>`` (``how-to/kubernetes.md``)."""
+    return (DOCS / name).read_text(encoding="utf-8")

@@ -1,11 +1,11 @@
-"""The README's claims point at real proofs: every test it names exists, every claim names one.
+"""The documented claims point at real proofs: every test named exists, every claim names one.
 
-README's "What proves it" section pairs each claim a user relies on (failed runs, updates,
-deploy, lineage, telemetry, performance) with the test that asserts it or the bench command that
-measured it. A test renamed or deleted would leave the README pointing at nothing, and a claim
-added without a proof would read as checked when it is not: both fail here. (Which assertion
-proves what is read by people; that a test can fail at all is what ``tests/mutations.py`` and
-the suite's own rules are for.)
+The docs' "What proves it" page (``docs/proofs.md``) pairs each claim a user relies on (failed
+runs, updates, deploy, lineage, telemetry, performance) with the test that asserts it or the bench
+command that measured it. A test renamed or deleted would leave the docs pointing at nothing,
+and a claim added without a proof would read as checked when it is not: both fail here. (Which
+assertion proves what is read by people; that a test can fail at all is what
+``tests/mutations.py`` and the suite's own rules are for.)
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ import importlib.util
 import re
 from pathlib import Path
 
-from tests.helpers import ROOT
+from tests.helpers import DOCS, ROOT, docs_page
 
 #: A pytest node id in backticks: `tests/x/test_y.py::test_z` (or ::Class::test_z).
 NODE = re.compile(r"`(tests/[\w/]+\.py)::([\w:]+)`")
 #: A bench command in backticks: `python -m bench.runs --models 1000`.
 BENCH = re.compile(r"`python -m (bench\.\w+)[^`]*`")
-INDEX = "## What proves it"
-#: The README's sections whose claims the index covers, as its sub-headings name them.
+INDEX = "# What proves it"
+#: The documentation's sections whose claims the index covers, as its sub-headings name them.
 SECTIONS = (
     "Failed runs",
     "Updates",
@@ -34,14 +34,15 @@ SECTIONS = (
 
 
 def _readme() -> str:
-    return (ROOT / "README.md").read_text(encoding="utf-8")
+    """Every page of the documentation, the README first."""
+    pages = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
+    return "\n".join(page.read_text(encoding="utf-8") for page in pages)
 
 
 def _index() -> str:
-    readme = _readme()
-    assert INDEX in readme, f"README has no {INDEX!r} section"
-    body = readme.split(INDEX, 1)[1]
-    return re.split(r"(?m)^## ", body, maxsplit=1)[0]
+    index = docs_page("proofs.md")
+    assert index.startswith(INDEX + "\n"), f"docs/proofs.md does not start with {INDEX!r}"
+    return index
 
 
 def _defined(path: Path) -> set[str]:
@@ -88,7 +89,7 @@ def test_every_bench_command_the_readme_names_exists() -> None:
 
 def test_every_claim_of_the_index_names_its_proof() -> None:
     index = _index()
-    headings = re.findall(r"(?m)^#### (.+)$", index)
+    headings = re.findall(r"(?m)^## (.+)$", index)
     assert [h for h in headings if h in SECTIONS] == list(SECTIONS), headings
     rows = _rows(index)
     assert len(rows) >= 40, "the claims a user relies on, section by section"

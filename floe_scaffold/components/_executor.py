@@ -4,8 +4,8 @@ Dagster's default (``multi_or_in_process_executor`` in ``multiprocess`` mode) st
 per step. That process loads the code location again, builds the execution plan again, and
 sends every event it logs back to the run worker through a queue. A dbt project is one step,
 or a chain of them (``_stages.py``): no two of its steps can ever run at the same time, so the
-extra process buys nothing but that cost, which grows with the project (see the README's
-"Running at scale" for the figures).
+extra process buys nothing but that cost, which grows with the project (see "Running at scale"
+in ``docs/explanation/performance.md`` for the figures).
 
 Run config keeps Dagster's two modes and adds the default ``auto``, which takes the
 ``multiprocess`` settings:

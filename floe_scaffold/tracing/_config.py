@@ -16,7 +16,8 @@ Metrics (:func:`resolve_metrics`) resolve the same way with their own names: the
 them off. Unlike spans, metrics are only made when they leave the process: with no endpoint there
 is no meter provider at all. Temporality is delta unless the component or
 ``OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`` says ``cumulative``: a run exports its
-metrics once, at its end, so each export is exactly what that run did (see the README).
+metrics once, at its end, so each export is exactly what that run did
+(``docs/how-to/telemetry.md``).
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ from floe_scaffold.tracing._meter import meter_for
 
 __all__ = ["INSTRUMENTS", "MetricsRecorder"]
 
-#: Name, kind, unit and description of every instrument (the README's table says the same).
+#: Name, kind, unit and description of every instrument (the table of
+#: ``docs/how-to/telemetry.md`` says the same).
 INSTRUMENTS = {
     "floe.dbt.node.duration": ("histogram", "s", "dbt execution time of a node that ran"),
     "floe.dbt.nodes": ("counter", "{node}", "Nodes dbt reported a result for, by status"),

@@ -34,11 +34,11 @@ from tests.deploy.conftest import ACME, load_yaml, render_project, secret_ref, t
 from tests.helpers import (
     GOLDEN_DIR,
     GOLDEN_PATHS,
-    ROOT,
     TARGETS,
     FloeRunner,
     build_contract,
     contract_for,
+    docs_page,
 )
 from tests.helpers import tree_snapshot as snapshot
 from tests.project.conftest import quiet_env
@@ -351,8 +351,8 @@ def test_a_project_name_too_long_for_kubernetes_is_refused(
 def test_the_readme_platform_values_render_the_dagster_chart_with_the_golden_location(
     tmp_path: Path,
 ) -> None:
-    """README's Deploy step 1, as written: the platform release lists the code location."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    """The Kubernetes guide's step 1, as written: the platform release lists the code location."""
+    readme = docs_page("how-to/kubernetes.md")
     (block,) = re.findall(r"cat > platform-values.yaml <<'YAML'\n(.*?)\n\s*YAML\n", readme, re.S)
     values = yaml.safe_load(textwrap.dedent(block))
     platform = offline_chart(tmp_path / "platform", CHART_DIR)

@@ -14,6 +14,7 @@ import pytest
 from floe_scaffold.lineage import resolve_lineage
 from floe_scaffold.lineage._dispatch import QUEUE_SIZE, Dispatcher
 from floe_scaffold.lineage._transport import dispatcher_for
+from tests.helpers import docs_page
 
 
 @pytest.fixture(autouse=True)
@@ -158,7 +159,7 @@ def test_one_failure_opens_the_breaker_and_warns_once(caplog: pytest.LogCaptureF
 
 
 def test_the_readme_states_the_queue_bound_the_code_has() -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    readme = docs_page("explanation/lineage.md")
     found = re.search(r"holds at most ([\d,]+) of them queued", readme)
     assert found is not None, "README states the queue's bound"
     assert int(found.group(1).replace(",", "")) == QUEUE_SIZE

@@ -18,6 +18,7 @@ from floe_scaffold.lineage._events import run_event, utc
 from floe_scaffold.lineage._log import KEEP, MAX_BYTES, EventLog, LogReader, log_files
 from floe_scaffold.lineage._transport import dispatcher_for
 from floe_scaffold.lineage._view._model import build_graph
+from tests.helpers import docs_page
 from tests.manifests import synthetic_manifest
 from tests.observability.lineage_runs import record_run
 
@@ -102,7 +103,7 @@ def test_the_log_rotates_at_its_size_and_keeps_a_bounded_number_of_files(tmp_pat
 
 def test_the_default_bounds_are_documented() -> None:
     """The README's figures are the code's defaults (read from the README, compared with them)."""
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    readme = docs_page("explanation/lineage.md")
     size = re.search(r"At \*\*(\d+) MiB\*\* the file is rotated", readme)
     kept = re.search(r"\*\*(\d+) rotated files\*\* are kept", readme)
     assert size is not None and kept is not None, "README states the log's bounds"

@@ -27,7 +27,7 @@ from floe_scaffold.tracing._config import TracingTarget
 from floe_scaffold.tracing._meter import Meter
 from floe_scaffold.tracing._metrics import INSTRUMENTS, MetricsRecorder
 from floe_scaffold.tracing._provider import provider_for
-from tests.helpers import ROOT, FloeRunner, build_contract, write_json
+from tests.helpers import FloeRunner, build_contract, docs_page, write_json
 from tests.observability.lineage_receiver import EndpointUrl
 from tests.observability.otlp_receiver import MetricPoint, OtlpReceiver
 from tests.observability.paired_runs import (
@@ -57,7 +57,7 @@ _README_ROW = re.compile(r"^\| `(floe\.[a-z_.]+)` \| (counter|histogram) \| `([^
 
 def _readme_metrics() -> dict[str, tuple[str, str]]:
     """The README's metrics table: name -> (kind, unit)."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = docs_page("how-to/telemetry.md")
     return {name: (kind, unit) for name, kind, unit in _README_ROW.findall(readme)}
 
 

@@ -7,6 +7,7 @@ group (what a terminal sends), a real second process holding the DuckDB file, a 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -73,6 +74,12 @@ def test_ctrl_c_stops_dbt_and_dagster_then_says_interrupted(
     with dg.DagsterInstance.from_config(str(project / ".dagster_home")) as instance:
         (run,) = instance.get_runs()
         assert run.status == dg.DagsterRunStatus.CANCELED
+    # ... and its lineage says so: the Dagster run's own events end with ABORT.
+    log = (project / ".floe" / "lineage" / "events.jsonl").read_text(encoding="utf-8")
+    events = [json.loads(line) for line in log.splitlines()]
+    own = [e for e in events if e["run"]["runId"] == run.run_id]
+    assert [e["eventType"] for e in own] == ["START", "ABORT"], [e["eventType"] for e in own]
+    assert own[1]["run"]["facets"]["errorMessage"]["message"] == "the run was interrupted"
 
 
 def test_a_database_locked_by_another_process_is_named_in_one_line(
