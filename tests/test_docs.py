@@ -35,8 +35,8 @@ from floe_scaffold._reference import (
 from tests.helpers import DOCS, ROOT, docs_page
 from tests.project.conftest import BIN, quiet_env
 
-#: ``<!-- tutorial: not run (why) -->`` on the line before a block that is shown, not run.
-BLOCK = re.compile(r"(<!-- tutorial: not run \(([^\n]+)\) -->\n)?```bash\n(.*?)```\n", re.S)
+#: A tutorial block; one the tests do not run follows ``*Shown, not run by the tests (why):*``.
+BLOCK = re.compile(r"(\*Shown, not run by the tests \(([^\n]+)\):\*\n\n)?```bash\n(.*?)```\n", re.S)
 #: Environment variables named in the package's code: ``"FLOE_DEBUG"``, ``"OTEL_SDK_DISABLED"``.
 VARIABLE = re.compile(r"^(FLOE|OPENLINEAGE|OTEL)_[A-Z0-9_]*[A-Z0-9]$")
 
