@@ -24,6 +24,7 @@ from dagster import AssetExecutionContext
 from opentelemetry import trace
 
 from floe_scaffold._column_lineage import ColumnLineage, ColumnTracker, compiled_sql
+from floe_scaffold.lineage._dispatch import FLUSH_LIMIT_SECONDS, FLUSH_SECONDS
 from floe_scaffold.lineage._recorder import LineageRecorder
 from floe_scaffold.tracing import RUN_LOGGER, SpanRecorder, TraceContextFilter, ids
 
@@ -38,12 +39,6 @@ _FAILED = {"error", "fail", "runtime error"}
 _BUILT_EVENTS = {"LogModelResult", "LogSnapshotResult"}
 #: Dagster's metadata key for column lineage (the UI's column graph).
 COLUMN_LINEAGE = "dagster/column_lineage"
-#: How long a finished run waits for its lineage events while none of them goes out (the HTTP
-#: endpoint's default timeout: a healthy send on a loaded machine can take that long). A broken
-#: endpoint adds nothing: its breaker is open.
-FLUSH_SECONDS = 2.0
-#: How long a finished run waits at most for lineage events that keep going out.
-FLUSH_LIMIT_SECONDS = 10.0
 
 logger = logging.getLogger(RUN_LOGGER)
 logger.addFilter(TraceContextFilter())

@@ -18,14 +18,12 @@ import uuid
 from dataclasses import dataclass
 
 from floe_scaffold.lineage._config import LineageTarget
+from floe_scaffold.lineage._dispatch import FLUSH_LIMIT_SECONDS, FLUSH_SECONDS
 
 __all__ = ["DAGSTER_NAMESPACE", "DagsterRun", "DagsterRunLineage"]
 
 #: dbt-ol's namespace for the orchestrator that runs dbt; the Dagster run is the root run.
 DAGSTER_NAMESPACE = "dagster"
-#: How long the end of a run waits for its events (seconds): in all, and once nothing moves.
-_FLUSH_LIMIT_SECONDS = 10.0
-_FLUSH_IDLE_SECONDS = 2.0
 
 
 class DagsterRun:
@@ -89,4 +87,4 @@ class DagsterRunLineage:
             return
         from floe_scaffold.lineage._transport import dispatcher_for
 
-        dispatcher_for(self.target).flush(_FLUSH_LIMIT_SECONDS, idle=_FLUSH_IDLE_SECONDS)
+        dispatcher_for(self.target).flush(FLUSH_LIMIT_SECONDS, idle=FLUSH_SECONDS)

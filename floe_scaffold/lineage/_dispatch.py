@@ -26,12 +26,18 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["QUEUE_SIZE", "Dispatcher"]
+__all__ = ["FLUSH_LIMIT_SECONDS", "FLUSH_SECONDS", "QUEUE_SIZE", "Dispatcher"]
 
 logger = logging.getLogger("floe_scaffold.lineage")
 
 #: Events a dispatcher holds for its endpoint; past it, events are dropped (one warning).
 QUEUE_SIZE = 10_000
+#: How long a finished run waits for its lineage events while none of them goes out (the HTTP
+#: endpoint's default timeout: a healthy send on a loaded machine can take that long). A broken
+#: endpoint adds nothing: its breaker is open.
+FLUSH_SECONDS = 2.0
+#: How long a finished run waits at most for lineage events that keep going out.
+FLUSH_LIMIT_SECONDS = 10.0
 
 
 class Dispatcher:

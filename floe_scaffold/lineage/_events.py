@@ -223,21 +223,9 @@ def run_event(
     }
     if sql:
         job_facets["sql"] = sql_job.SQLJobFacet(query=sql, dialect=dialect, producer=PRODUCER)
-    facets: dict[str, Any] = {
-        "processing_engine": processing_engine_run.ProcessingEngineRunFacet(
-            version=_dbt_version(),
-            name="dbt",
-            openlineageAdapterVersion=__version__,
-            producer=PRODUCER,
-        ),
-        **(run_facets or {}),
-    }
+    facets = {**_engine_facets("dbt", _dbt_version(), error, "SQL"), **(run_facets or {})}
     if parent is not None:
         facets["parent"] = parent.facet()
-    if error is not None:
-        facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
-            message=error, programmingLanguage="SQL", producer=PRODUCER
-        )
     input_datasets = [
         InputDataset(namespace=item["namespace"], name=item["name"], facets=dict(item["facets"]))
         for item in inputs
@@ -281,18 +269,7 @@ def orchestrator_event(
     """
     import dagster
 
-    facets: dict[str, Any] = {
-        "processing_engine": processing_engine_run.ProcessingEngineRunFacet(
-            version=dagster.__version__,
-            name="dagster",
-            openlineageAdapterVersion=__version__,
-            producer=PRODUCER,
-        )
-    }
-    if error is not None:
-        facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
-            message=error, programmingLanguage="python", producer=PRODUCER
-        )
+    facets = _engine_facets("dagster", dagster.__version__, error, "python")
     event = RunEvent(
         eventType=state,
         eventTime=event_time,
@@ -310,6 +287,20 @@ def orchestrator_event(
     )
     _clean(event)
     return event
+
+
+def _engine_facets(engine: str, version: str, error: str | None, language: str) -> dict[str, Any]:
+    """The run facets every event has (the processing engine) and a FAIL's ``errorMessage``."""
+    facets: dict[str, Any] = {
+        "processing_engine": processing_engine_run.ProcessingEngineRunFacet(
+            version=version, name=engine, openlineageAdapterVersion=__version__, producer=PRODUCER
+        )
+    }
+    if error is not None:
+        facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
+            message=error, programmingLanguage=language, producer=PRODUCER
+        )
+    return facets
 
 
 def _assertions_facet(

@@ -25,7 +25,7 @@ from subprocess import CompletedProcess
 
 import pytest
 
-from floe_scaffold.components._observe import FLUSH_SECONDS
+from floe_scaffold.lineage._dispatch import FLUSH_SECONDS
 from floe_scaffold.project import init_project
 from floe_scaffold.tracing import SHUTDOWN_SECONDS
 from tests.observability.lineage_receiver import LineageReceiver

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from floe_scaffold import __version__
-from floe_scaffold.components._observe import FLUSH_SECONDS
+from floe_scaffold.lineage._dispatch import FLUSH_SECONDS
 from floe_scaffold.project import init_project
 from tests.observability.lineage_receiver import LineageReceiver, OpenLineageValidator
 from tests.observability.paired_runs import added_bound, copy_project, run_alongside
